@@ -1,0 +1,180 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// JobState is where a job is in its lifecycle.
+type JobState string
+
+// Job states: queued → scheduled → running → one of the terminal states.
+const (
+	JobQueued    JobState = "queued"
+	JobScheduled JobState = "scheduled"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+	JobTimedOut  JobState = "timed-out"
+)
+
+// JobStates lists all states in lifecycle order.
+var JobStates = []JobState{JobQueued, JobScheduled, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobTimedOut}
+
+// Terminal reports whether s is a final state.
+func (s JobState) Terminal() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCancelled || s == JobTimedOut
+}
+
+// Valid reports whether s is a known state.
+func (s JobState) Valid() bool {
+	for _, v := range JobStates {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits on job specs. They keep one job from exhausting the scheduler or
+// the database; each is checked by Validate.
+const (
+	JobNameLenMax       = 128
+	ReplicasMax         = 256
+	AccelCountMax       = 64
+	CPUMilliMax         = 1_024_000
+	MemMiBMax           = 16 * 1024 * 1024
+	CommandLenMax       = 8192
+	MaxDurationMax      = 30 * 24 * time.Hour
+	PriorityMin         = -1000
+	PriorityMax         = 1000
+	AcceptableModelsMax = 16
+	MaxAttempts         = 3 // runs lost to a server crash are retried up to this many attempts
+)
+
+// Replica is the resource request of one replica of a gang.
+type Replica struct {
+	AccelModels []string `json:"accel_models,omitempty"` // acceptable models; empty = any model when AccelCount > 0
+	AccelCount  int64    `json:"accel_count"`
+	CPUMilli    int64    `json:"cpu_milli"`
+	MemMiB      int64    `json:"mem_mib"`
+}
+
+// Constraints restrict where a job may run. Empty fields do not constrain.
+type Constraints struct {
+	Center       string     `json:"center,omitempty"`
+	Region       string     `json:"region,omitempty"`
+	Kind         CenterKind `json:"kind,omitempty"`
+	DomesticOnly bool       `json:"domestic_only,omitempty"`
+}
+
+// JobSpec is what a tenant submits.
+type JobSpec struct {
+	Name        string        `json:"name"`
+	Replicas    []Replica     `json:"replicas"`
+	Command     string        `json:"command,omitempty"`   // run by real executors (`local`)
+	Duration    time.Duration `json:"duration,omitempty"`  // declared run time on simulated centers
+	ExitCode    int           `json:"exit_code,omitempty"` // exit code a simulated run reports
+	MaxDuration time.Duration `json:"max_duration"`
+	Priority    int           `json:"priority"`
+	Constraints Constraints   `json:"constraints"`
+}
+
+// Validate checks the spec's fields and bounds. It does not check that a
+// center can run it; the scheduler does that.
+func (s *JobSpec) Validate() error {
+	if len(s.Name) > JobNameLenMax {
+		return FieldErrorf("name", "longer than %d bytes", JobNameLenMax)
+	}
+	if len(s.Replicas) == 0 {
+		return FieldErrorf("replicas", "at least one replica is required")
+	}
+	if len(s.Replicas) > ReplicasMax {
+		return FieldErrorf("replicas", "at most %d replicas", ReplicasMax)
+	}
+	for i, r := range s.Replicas {
+		f := fmt.Sprintf("replicas[%d]", i)
+		switch {
+		case r.AccelCount < 0 || r.AccelCount > AccelCountMax:
+			return FieldErrorf(f+".accel_count", "must be between 0 and %d", AccelCountMax)
+		case r.CPUMilli <= 0 || r.CPUMilli > CPUMilliMax:
+			return FieldErrorf(f+".cpu_milli", "must be between 1 and %d", CPUMilliMax)
+		case r.MemMiB <= 0 || r.MemMiB > MemMiBMax:
+			return FieldErrorf(f+".mem_mib", "must be between 1 and %d", MemMiBMax)
+		case len(r.AccelModels) > AcceptableModelsMax:
+			return FieldErrorf(f+".accel_models", "at most %d models", AcceptableModelsMax)
+		case len(r.AccelModels) > 0 && r.AccelCount == 0:
+			return FieldErrorf(f+".accel_count", "must be positive when accel_models is set")
+		}
+		for _, m := range r.AccelModels {
+			if _, ok := LookupAccelerator(m); !ok {
+				return FieldErrorf(f+".accel_models", "unknown accelerator model %q", m)
+			}
+		}
+	}
+	if len(s.Command) > CommandLenMax {
+		return FieldErrorf("command", "longer than %d bytes", CommandLenMax)
+	}
+	if strings.ContainsRune(s.Command, 0) {
+		return FieldErrorf("command", "contains a NUL byte")
+	}
+	if s.MaxDuration <= 0 || s.MaxDuration > MaxDurationMax {
+		return FieldErrorf("max_duration", "must be positive and at most %s", MaxDurationMax)
+	}
+	if s.Duration < 0 || s.Duration > MaxDurationMax {
+		return FieldErrorf("duration", "must be between 0 and %s", MaxDurationMax)
+	}
+	if s.ExitCode < 0 || s.ExitCode > 255 {
+		return FieldErrorf("exit_code", "must be between 0 and 255")
+	}
+	if s.Priority < PriorityMin || s.Priority > PriorityMax {
+		return FieldErrorf("priority", "must be between %d and %d", PriorityMin, PriorityMax)
+	}
+	if s.Constraints.Kind != "" && !s.Constraints.Kind.Valid() {
+		return FieldErrorf("constraints.kind", "must be one of ai, hpc, general")
+	}
+	return nil
+}
+
+// Job is a batch job: a gang of replicas that start together.
+type Job struct {
+	ID          string      `json:"id"`
+	Seq         int64       `json:"seq"` // submission order, for FIFO
+	TenantOrgID string      `json:"tenant_org_id"`
+	Spec        JobSpec     `json:"spec"`
+	State       JobState    `json:"state"`
+	CenterID    string      `json:"center_id,omitempty"`
+	Attempt     int         `json:"attempt"`
+	HoldMicros  Micros      `json:"hold_micros"` // amount held at submission
+	CostMicros  Micros      `json:"cost_micros"` // amount captured at the end
+	UsageMs     int64       `json:"usage_ms"`    // wall time of the gang, summed over replicas
+	ExitCode    *int        `json:"exit_code,omitempty"`
+	Reason      string      `json:"reason,omitempty"` // why it is pending, or why it ended
+	Placements  []Placement `json:"placements,omitempty"`
+	SubmittedAt time.Time   `json:"submitted_at"`
+	ScheduledAt *time.Time  `json:"scheduled_at,omitempty"`
+	StartedAt   *time.Time  `json:"started_at,omitempty"`
+	FinishedAt  *time.Time  `json:"finished_at,omitempty"`
+}
+
+// Placement assigns replica Index of a job to a node, with the accelerator
+// model it got there.
+type Placement struct {
+	Index      int    `json:"index"`
+	NodeID     string `json:"node_id"`
+	NodeName   string `json:"node_name,omitempty"`
+	AccelModel string `json:"accel_model,omitempty"`
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	UsageMs    int64  `json:"usage_ms"`
+	RateScaled int64  `json:"rate_scaled"` // price per hour x RateScale, fixed at placement
+}
+
+// Event is one entry of a job's history.
+type Event struct {
+	JobID   string    `json:"job_id"`
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+}

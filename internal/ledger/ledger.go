@@ -1,0 +1,318 @@
+// Package ledger is suanli's double-entry core in the TigerBeetle model:
+// accounts with pending and posted debits and credits, and immutable
+// transfers that move an amount from one account to another. Transfers are
+// applied through a Tx that the store implements inside its own database
+// transaction, so money moves atomically with the state change that causes
+// it. A batch passed to Apply is linked: if one transfer fails, the caller
+// rolls the whole database transaction back.
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/suanli/suanli/internal/core"
+)
+
+// AccountFlags constrain an account's balance.
+type AccountFlags uint32
+
+// Account flags.
+const (
+	// DebitsMustNotExceedCredits keeps a credit-normal account (a wallet)
+	// from going negative; pending debits (holds) count against it.
+	DebitsMustNotExceedCredits AccountFlags = 1 << iota
+	// CreditsMustNotExceedDebits is the mirror for debit-normal accounts.
+	CreditsMustNotExceedDebits
+)
+
+// Account codes: what an account is for.
+const (
+	CodeTenantWallet    = "tenant_wallet"    // a tenant's prepaid balance (credit-normal)
+	CodeEscrow          = "escrow"           // holds in flight between capture and split
+	CodeProviderPayable = "provider_payable" // owed to a provider (credit-normal)
+	CodeCommission      = "commission"       // the operator's commission revenue
+	CodeBankClearing    = "bank_clearing"    // money in from outside; debit-normal
+)
+
+// Well-known account IDs.
+const (
+	EscrowID       = "escrow"
+	CommissionID   = "operator:commission"
+	BankClearingID = "bank:clearing"
+)
+
+// WalletID returns the wallet account of a tenant org.
+func WalletID(orgID string) string { return "tenant:" + orgID + ":wallet" }
+
+// PayableID returns the payable account of a provider org.
+func PayableID(orgID string) string { return "provider:" + orgID + ":payable" }
+
+// Account is a ledger account with its cached balances.
+type Account struct {
+	ID             string       `json:"id"`
+	Code           string       `json:"code"`
+	OrgID          string       `json:"org_id,omitempty"`
+	Flags          AccountFlags `json:"flags"`
+	DebitsPending  core.Micros  `json:"debits_pending"`
+	DebitsPosted   core.Micros  `json:"debits_posted"`
+	CreditsPending core.Micros  `json:"credits_pending"`
+	CreditsPosted  core.Micros  `json:"credits_posted"`
+}
+
+// Available is what a credit-normal account can still spend: posted
+// credits less posted and pending debits.
+func (a Account) Available() core.Micros {
+	return a.CreditsPosted - a.DebitsPosted - a.DebitsPending
+}
+
+// TransferFlags say what kind of transfer it is.
+type TransferFlags uint32
+
+// Transfer flags. A transfer without flags posts at once.
+const (
+	Pending     TransferFlags = 1 << iota // reserve the amount (a hold)
+	PostPending                           // post a hold, fully or partly; the rest is released
+	VoidPending                           // release a hold
+)
+
+// Transfer moves Amount from DebitAccountID to CreditAccountID. ID is chosen
+// by the caller and makes the transfer idempotent.
+type Transfer struct {
+	ID              string        `json:"id"`
+	DebitAccountID  string        `json:"debit_account_id"`
+	CreditAccountID string        `json:"credit_account_id"`
+	Amount          core.Micros   `json:"amount"`
+	PendingID       string        `json:"pending_id,omitempty"`
+	Flags           TransferFlags `json:"flags"`
+	Code            string        `json:"code"`             // why: hold, capture, provider_share, commission, topup
+	JobID           string        `json:"job_id,omitempty"` // the job that caused it
+	CreatedAt       time.Time     `json:"created_at"`
+}
+
+// Tx is what Apply needs from the store's open transaction. The store's
+// transaction must serialize writers (SQLite's single writer, or row locks
+// in PostgreSQL), so reads here see no concurrent change.
+type Tx interface {
+	Account(ctx context.Context, id string) (Account, error) // core.ENotFound when missing
+	UpdateBalances(ctx context.Context, a Account) error
+	Transfer(ctx context.Context, id string) (Transfer, bool, error)
+	// Resolution returns the post or void transfer of a pending transfer.
+	Resolution(ctx context.Context, pendingID string) (Transfer, bool, error)
+	InsertTransfer(ctx context.Context, t Transfer) error
+}
+
+// BatchMax bounds a linked batch.
+const BatchMax = 64
+
+// Apply applies a linked batch of transfers in order. A transfer whose ID
+// already exists with the same fields is skipped (idempotent retry); with
+// different fields it is a conflict. Any error means the caller must roll
+// back its transaction.
+func Apply(ctx context.Context, tx Tx, now time.Time, batch ...Transfer) error {
+	if len(batch) > BatchMax {
+		return core.Errorf(core.EInvalid, "batch of %d transfers exceeds %d", len(batch), BatchMax)
+	}
+	for _, t := range batch {
+		t.CreatedAt = now
+		if err := apply(ctx, tx, t); err != nil {
+			return fmt.Errorf("transfer %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, tx Tx, t Transfer) error {
+	if t.ID == "" {
+		return core.FieldErrorf("id", "transfer id is required")
+	}
+	if old, ok, err := tx.Transfer(ctx, t.ID); err != nil {
+		return err
+	} else if ok {
+		if diff := differs(old, t); diff != "" {
+			return core.Errorf(core.EConflict, "transfer %s exists with different %s", t.ID, diff)
+		}
+		return nil
+	}
+	switch t.Flags {
+	case 0, Pending:
+		return applyNew(ctx, tx, t)
+	case PostPending, VoidPending:
+		return applyResolve(ctx, tx, t)
+	default:
+		return core.FieldErrorf("flags", "unknown flags %d", t.Flags)
+	}
+}
+
+func differs(a, b Transfer) string {
+	switch {
+	case a.DebitAccountID != b.DebitAccountID:
+		return "debit_account_id"
+	case a.CreditAccountID != b.CreditAccountID:
+		return "credit_account_id"
+	case a.Amount != b.Amount:
+		return "amount"
+	case a.Flags != b.Flags:
+		return "flags"
+	case a.PendingID != b.PendingID:
+		return "pending_id"
+	case a.Code != b.Code:
+		return "code"
+	}
+	return ""
+}
+
+func applyNew(ctx context.Context, tx Tx, t Transfer) error {
+	if t.Amount <= 0 {
+		return core.FieldErrorf("amount", "must be positive")
+	}
+	if t.DebitAccountID == t.CreditAccountID {
+		return core.FieldErrorf("credit_account_id", "must differ from the debit account")
+	}
+	dr, err := tx.Account(ctx, t.DebitAccountID)
+	if err != nil {
+		return err
+	}
+	cr, err := tx.Account(ctx, t.CreditAccountID)
+	if err != nil {
+		return err
+	}
+	if t.Flags == Pending {
+		dr.DebitsPending += t.Amount
+		cr.CreditsPending += t.Amount
+	} else {
+		dr.DebitsPosted += t.Amount
+		cr.CreditsPosted += t.Amount
+	}
+	if err := checkLimits(dr, cr); err != nil {
+		return err
+	}
+	if err := tx.UpdateBalances(ctx, dr); err != nil {
+		return err
+	}
+	if err := tx.UpdateBalances(ctx, cr); err != nil {
+		return err
+	}
+	return tx.InsertTransfer(ctx, t)
+}
+
+func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
+	p, ok, err := tx.Transfer(ctx, t.PendingID)
+	if err != nil {
+		return err
+	}
+	if !ok || p.Flags != Pending {
+		return core.Errorf(core.ENotFound, "pending transfer %q not found", t.PendingID)
+	}
+	if r, done, err := tx.Resolution(ctx, p.ID); err != nil {
+		return err
+	} else if done {
+		return core.Errorf(core.EConflict, "pending transfer %s was already resolved by %s", p.ID, r.ID)
+	}
+	// A resolution always moves between the hold's own accounts.
+	t.DebitAccountID, t.CreditAccountID = p.DebitAccountID, p.CreditAccountID
+	if t.Flags == VoidPending {
+		t.Amount = 0
+	} else if t.Amount <= 0 || t.Amount > p.Amount {
+		return core.FieldErrorf("amount", "post of %d must be in 1..%d", t.Amount, p.Amount)
+	}
+	dr, err := tx.Account(ctx, p.DebitAccountID)
+	if err != nil {
+		return err
+	}
+	cr, err := tx.Account(ctx, p.CreditAccountID)
+	if err != nil {
+		return err
+	}
+	dr.DebitsPending -= p.Amount
+	cr.CreditsPending -= p.Amount
+	dr.DebitsPosted += t.Amount
+	cr.CreditsPosted += t.Amount
+	if dr.DebitsPending < 0 || cr.CreditsPending < 0 {
+		panic("ledger: pending balance below zero") // the hold was counted when created
+	}
+	if err := checkLimits(dr, cr); err != nil {
+		return err
+	}
+	if err := tx.UpdateBalances(ctx, dr); err != nil {
+		return err
+	}
+	if err := tx.UpdateBalances(ctx, cr); err != nil {
+		return err
+	}
+	return tx.InsertTransfer(ctx, t)
+}
+
+func checkLimits(dr, cr Account) error {
+	if dr.Flags&DebitsMustNotExceedCredits != 0 && dr.DebitsPending+dr.DebitsPosted > dr.CreditsPosted {
+		return core.Errorf(core.EInsufficientFunds, "account %s: available %s CNY is not enough",
+			dr.ID, (dr.CreditsPosted - dr.DebitsPosted - (dr.DebitsPending)).Exact())
+	}
+	if cr.Flags&CreditsMustNotExceedDebits != 0 && cr.CreditsPending+cr.CreditsPosted > cr.DebitsPosted {
+		return core.Errorf(core.EInsufficientFunds, "account %s: credits would exceed debits", cr.ID)
+	}
+	return nil
+}
+
+// Check verifies the ledger's invariants over a full read of accounts and
+// transfers: every cached balance equals the fold over the transfers, and
+// debits equal credits, both posted and pending.
+func Check(accounts []Account, transfers []Transfer) error {
+	type bal struct{ dp, dpo, cp, cpo core.Micros }
+	fold := make(map[string]*bal, len(accounts))
+	get := func(id string) *bal {
+		b := fold[id]
+		if b == nil {
+			b = &bal{}
+			fold[id] = b
+		}
+		return b
+	}
+	byID := make(map[string]Transfer, len(transfers))
+	for _, t := range transfers {
+		byID[t.ID] = t
+	}
+	for _, t := range transfers {
+		dr, cr := get(t.DebitAccountID), get(t.CreditAccountID)
+		switch t.Flags {
+		case 0:
+			dr.dpo += t.Amount
+			cr.cpo += t.Amount
+		case Pending:
+			dr.dp += t.Amount
+			cr.cp += t.Amount
+		case PostPending, VoidPending:
+			p, ok := byID[t.PendingID]
+			if !ok {
+				return fmt.Errorf("transfer %s resolves unknown pending %s", t.ID, t.PendingID)
+			}
+			dr.dp -= p.Amount
+			cr.cp -= p.Amount
+			dr.dpo += t.Amount
+			cr.cpo += t.Amount
+		}
+	}
+	var sumD, sumC, sumDP, sumCP core.Micros
+	for _, a := range accounts {
+		b := get(a.ID)
+		if a.DebitsPending != b.dp || a.DebitsPosted != b.dpo || a.CreditsPending != b.cp || a.CreditsPosted != b.cpo {
+			return fmt.Errorf("account %s: cached balances %d/%d/%d/%d differ from the journal %d/%d/%d/%d",
+				a.ID, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, b.dp, b.dpo, b.cp, b.cpo)
+		}
+		if a.Flags&DebitsMustNotExceedCredits != 0 && a.DebitsPending+a.DebitsPosted > a.CreditsPosted {
+			return fmt.Errorf("account %s is overdrawn", a.ID)
+		}
+		sumD += a.DebitsPosted
+		sumC += a.CreditsPosted
+		sumDP += a.DebitsPending
+		sumCP += a.CreditsPending
+	}
+	if len(fold) != len(accounts) {
+		return fmt.Errorf("transfers reference %d accounts, %d exist", len(fold), len(accounts))
+	}
+	if sumD != sumC || sumDP != sumCP {
+		return fmt.Errorf("unbalanced: posted debits %d credits %d, pending debits %d credits %d", sumD, sumC, sumDP, sumCP)
+	}
+	return nil
+}

@@ -1,0 +1,412 @@
+// Package sched places queued jobs on nodes. It is pure: a Snapshot goes in,
+// a Plan comes out; it reads no clock, no database and no randomness, so the
+// server and the simulator get the same answer for the same input.
+package sched
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/suanli/suanli/internal/core"
+)
+
+// QueueScanMax bounds how many queued jobs one cycle considers, so a huge
+// backlog cannot stall the control loop.
+const QueueScanMax = 10_000
+
+// Center is a center as the scheduler sees it.
+type Center struct {
+	ID        string
+	Name      string
+	Kind      core.CenterKind
+	Region    string
+	Domestic  bool
+	Available bool
+	Prices    core.PriceBook
+}
+
+// Node is a node with what is already allocated on it.
+type Node struct {
+	ID         string
+	Name       string
+	CenterID   string
+	Ready      bool
+	CPUMilli   int64
+	MemMiB     int64
+	AccelModel string
+	AccelCount int64
+	UsedCPU    int64 // milli-cores allocated to scheduled or running replicas
+	UsedMem    int64 // MiB
+	UsedAccel  int64
+}
+
+// Job is a queued job.
+type Job struct {
+	ID          string
+	Seq         int64 // submission order
+	Priority    int
+	Replicas    []core.Replica
+	Constraints core.Constraints
+}
+
+// Snapshot is the scheduler's whole input.
+type Snapshot struct {
+	Centers []Center
+	Nodes   []Node
+	Queue   []Job
+}
+
+// Decision places every replica of one job on one center.
+type Decision struct {
+	JobID      string
+	CenterID   string
+	Placements []core.Placement
+	RateScaled int64 // Σ replica rates at the chosen nodes, core.RateScale fixed point
+}
+
+// Pending explains why a job stays queued.
+type Pending struct {
+	JobID  string
+	Reason string
+}
+
+// Plan is the scheduler's whole output.
+type Plan struct {
+	Decisions []Decision
+	Pending   []Pending
+}
+
+// Policy is a scheduling policy. Implementations must be deterministic
+// functions of the snapshot.
+type Policy interface {
+	Schedule(s Snapshot) Plan
+}
+
+// CheapestFirst is scheduler v1: jobs by priority then FIFO; each job goes to
+// the cheapest center where its whole gang fits now, on the least-loaded
+// nodes there. A job that does not fit is skipped, not blocking smaller
+// jobs behind it (no reservation or backfill yet).
+type CheapestFirst struct{}
+
+// Schedule implements Policy.
+func (CheapestFirst) Schedule(s Snapshot) Plan {
+	st := newState(s)
+	queue := append([]Job(nil), s.Queue...)
+	sort.SliceStable(queue, func(i, j int) bool {
+		if queue[i].Priority != queue[j].Priority {
+			return queue[i].Priority > queue[j].Priority
+		}
+		if queue[i].Seq != queue[j].Seq {
+			return queue[i].Seq < queue[j].Seq
+		}
+		return queue[i].ID < queue[j].ID
+	})
+	if len(queue) > QueueScanMax {
+		queue = queue[:QueueScanMax]
+	}
+	var plan Plan
+	for _, job := range queue {
+		d, reason := st.place(job)
+		if d == nil {
+			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
+			continue
+		}
+		plan.Decisions = append(plan.Decisions, *d)
+	}
+	return plan
+}
+
+type state struct {
+	centers []Center
+	nodes   map[string][]*Node // by center ID, sorted by node ID
+}
+
+func newState(s Snapshot) *state {
+	st := &state{nodes: make(map[string][]*Node)}
+	st.centers = append([]Center(nil), s.Centers...)
+	sort.Slice(st.centers, func(i, j int) bool { return st.centers[i].Name < st.centers[j].Name })
+	for i := range s.Nodes {
+		n := s.Nodes[i] // copy: the plan must not change the caller's snapshot
+		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
+	}
+	for _, ns := range st.nodes {
+		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
+	}
+	return st
+}
+
+// Eligible reports whether a center satisfies a job's constraints, and why
+// not. It ignores capacity.
+func Eligible(c Center, k core.Constraints) (bool, string) {
+	switch {
+	case !c.Available:
+		return false, "center unavailable"
+	case k.Center != "" && k.Center != c.Name && k.Center != c.ID:
+		return false, "center constraint"
+	case k.Region != "" && k.Region != c.Region:
+		return false, "region constraint"
+	case k.Kind != "" && k.Kind != c.Kind:
+		return false, "kind constraint"
+	}
+	return true, ""
+}
+
+// nodeFits reports whether replica r fits in the free capacity of n (or its
+// total capacity when total is set) and the price of the node's model.
+func nodeFits(n *Node, r core.Replica, prices core.PriceBook, domesticOnly, total bool) (int64, bool) {
+	if !n.Ready {
+		return 0, false
+	}
+	usedCPU, usedMem, usedAccel := n.UsedCPU, n.UsedMem, n.UsedAccel
+	if total {
+		usedCPU, usedMem, usedAccel = 0, 0, 0
+	}
+	if n.CPUMilli-usedCPU < r.CPUMilli || n.MemMiB-usedMem < r.MemMiB {
+		return 0, false
+	}
+	if r.AccelCount > 0 {
+		if n.AccelCount-usedAccel < r.AccelCount || !modelOK(n.AccelModel, r.AccelModels) {
+			return 0, false
+		}
+	}
+	if domesticOnly {
+		// Domestic-only means the chips the job uses are domestic: the
+		// accelerator for accelerator jobs, the CPU otherwise.
+		if r.AccelCount > 0 {
+			if a, ok := core.LookupAccelerator(n.AccelModel); !ok || !a.Domestic {
+				return 0, false
+			}
+		}
+	}
+	model := ""
+	if r.AccelCount > 0 {
+		model = n.AccelModel
+	}
+	return prices.RateScaled(r, model)
+}
+
+func modelOK(model string, acceptable []string) bool {
+	if model == "" {
+		return false
+	}
+	if len(acceptable) == 0 {
+		return true
+	}
+	for _, m := range acceptable {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
+
+// load is a node's dominant allocated share in parts per million.
+func load(n *Node) int64 {
+	share := func(used, total int64) int64 {
+		if total <= 0 {
+			return 0
+		}
+		return used * 1_000_000 / total
+	}
+	l := share(n.UsedCPU, n.CPUMilli)
+	if m := share(n.UsedMem, n.MemMiB); m > l {
+		l = m
+	}
+	if a := share(n.UsedAccel, n.AccelCount); a > l {
+		l = a
+	}
+	return l
+}
+
+type candidate struct {
+	center Center
+	rate   int64
+}
+
+func (st *state) place(job Job) (*Decision, string) {
+	var cands []candidate
+	reasons := map[string]int{}
+	for _, c := range st.centers {
+		if ok, why := Eligible(c, job.Constraints); !ok {
+			reasons[why]++
+			continue
+		}
+		if job.Constraints.DomesticOnly && !c.Domestic && !anyDomesticAccel(job) {
+			reasons["domestic constraint"]++
+			continue
+		}
+		rate, ok := st.cheapestRate(c, job, false)
+		if !ok {
+			reasons["insufficient free resources"]++
+			continue
+		}
+		cands = append(cands, candidate{center: c, rate: rate})
+	}
+	if len(cands) == 0 {
+		return nil, summarize(reasons)
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].rate < cands[j].rate })
+	for _, cand := range cands {
+		if d := st.tryGang(cand.center, job); d != nil {
+			return d, ""
+		}
+	}
+	return nil, "insufficient free resources for the whole gang"
+}
+
+// anyDomesticAccel reports whether the job asks for accelerators, in which
+// case domesticity is checked per node model instead of per center.
+func anyDomesticAccel(job Job) bool {
+	for _, r := range job.Replicas {
+		if r.AccelCount > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cheapestRate returns Σ over replicas of the cheapest rate any node of c
+// could offer each replica, on free capacity (or total capacity when total
+// is set). It is the ordering key between centers; tryGang does the exact
+// placement.
+func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
+	var sum int64
+	for _, r := range job.Replicas {
+		best, found := int64(0), false
+		for _, n := range st.nodes[c.ID] {
+			if rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
+				best, found = rate, true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		sum += best
+	}
+	return sum, true
+}
+
+// tryGang places all replicas on c or none: allocations are applied to the
+// working state and rolled back if any replica fails.
+func (st *state) tryGang(c Center, job Job) *Decision {
+	d := &Decision{JobID: job.ID, CenterID: c.ID}
+	var placed []*Node
+	rollback := func() {
+		for i, n := range placed {
+			r := job.Replicas[i]
+			n.UsedCPU -= r.CPUMilli
+			n.UsedMem -= r.MemMiB
+			n.UsedAccel -= r.AccelCount
+		}
+	}
+	for i, r := range job.Replicas {
+		var best *Node
+		var bestRate, bestLoad int64
+		for _, n := range st.nodes[c.ID] {
+			rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, false)
+			if !ok {
+				continue
+			}
+			l := load(n)
+			if best == nil || rate < bestRate || (rate == bestRate && l < bestLoad) {
+				best, bestRate, bestLoad = n, rate, l
+			}
+		}
+		if best == nil {
+			rollback()
+			return nil
+		}
+		best.UsedCPU += r.CPUMilli
+		best.UsedMem += r.MemMiB
+		best.UsedAccel += r.AccelCount
+		placed = append(placed, best)
+		p := core.Placement{Index: i, NodeID: best.ID, NodeName: best.Name, RateScaled: bestRate}
+		if r.AccelCount > 0 {
+			p.AccelModel = best.AccelModel
+		}
+		d.Placements = append(d.Placements, p)
+		d.RateScaled += bestRate
+	}
+	return d
+}
+
+func summarize(reasons map[string]int) string {
+	if len(reasons) == 0 {
+		return "no centers"
+	}
+	keys := make([]string, 0, len(reasons))
+	for k := range reasons {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += "; "
+		}
+		s += fmt.Sprintf("%d centers: %s", reasons[k], k)
+	}
+	return s
+}
+
+// Quote checks at submission that some eligible center could run job on
+// empty capacity, and returns the highest total rate among those centers,
+// which bounds what the job can cost per hour wherever it lands. ok is false
+// with a reason when no center could ever run it.
+func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
+	st := newState(s)
+	reasons := map[string]int{}
+	for _, c := range st.centers {
+		c.Available = true // an unavailable center may come back; it still bounds the price
+		if ok, why := Eligible(c, job.Constraints); !ok {
+			reasons[why]++
+			continue
+		}
+		// The gang needs every replica on some node at once; check that on
+		// total capacity by placing on a scratch copy with nothing used.
+		if !st.fitsEmpty(c, job) {
+			reasons["too large for the center"]++
+			continue
+		}
+		rate, _ := st.maxRate(c, job)
+		if !ok || rate > maxRate {
+			maxRate = rate
+		}
+		ok = true
+	}
+	if !ok {
+		return 0, false, summarize(reasons)
+	}
+	return maxRate, true, ""
+}
+
+func (st *state) fitsEmpty(c Center, job Job) bool {
+	scratch := make([]*Node, 0, len(st.nodes[c.ID]))
+	for _, n := range st.nodes[c.ID] {
+		cp := *n
+		cp.UsedCPU, cp.UsedMem, cp.UsedAccel = 0, 0, 0
+		scratch = append(scratch, &cp)
+	}
+	tmp := &state{centers: []Center{c}, nodes: map[string][]*Node{c.ID: scratch}}
+	c.Available = true
+	return tmp.tryGang(c, job) != nil
+}
+
+// maxRate is Σ over replicas of the most expensive node model that could
+// host the replica at c.
+func (st *state) maxRate(c Center, job Job) (int64, bool) {
+	var sum int64
+	for _, r := range job.Replicas {
+		worst, found := int64(0), false
+		for _, n := range st.nodes[c.ID] {
+			if rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, true); ok && rate > worst {
+				worst, found = rate, true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		sum += worst
+	}
+	return sum, true
+}

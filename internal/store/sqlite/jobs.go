@@ -1,0 +1,548 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/ledger"
+)
+
+// Limits on job queries.
+const (
+	JobsPageMax     = 500
+	EventsPerJobMax = 1000
+)
+
+func decodeSpec(s string) (core.JobSpec, error) {
+	var sp core.JobSpec
+	if err := json.Unmarshal([]byte(s), &sp); err != nil {
+		return sp, fmt.Errorf("decode job spec: %w", err)
+	}
+	return sp, nil
+}
+
+func holdID(jobID string) string { return "job:" + jobID + ":hold" }
+
+func (t *tx) event(ctx context.Context, jobID, typ, msg string) error {
+	_, err := t.ExecContext(ctx, `INSERT INTO job_events(job_id, at, type, message) VALUES (?,?,?,?)`, jobID, ms(t.now), typ, msg)
+	return err
+}
+
+// SubmitJob stores a queued job and places a hold of hold on the tenant's
+// wallet, in one transaction: a job without its hold never exists.
+func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.JobSpec, hold core.Micros) (core.Job, error) {
+	if err := spec.Validate(); err != nil {
+		return core.Job{}, err
+	}
+	if hold < 0 {
+		panic("SubmitJob: negative hold")
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return core.Job{}, err
+	}
+	j := core.Job{ID: newID("job-"), TenantOrgID: tenantOrgID, Spec: spec, State: core.JobQueued, HoldMicros: hold}
+	err = s.update(ctx, func(t *tx) error {
+		j.SubmittedAt = t.now
+		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs`).Scan(&j.Seq); err != nil {
+			return err
+		}
+		if _, err := t.ExecContext(ctx, `INSERT INTO jobs(id, seq, tenant_org_id, name, spec, state, priority, hold_micros,
+			submitted_at) VALUES (?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw), string(j.State),
+			spec.Priority, int64(hold), ms(t.now)); err != nil {
+			return err
+		}
+		if hold > 0 {
+			if err := ledger.Apply(ctx, ledgerTx{t}, t.now, ledger.Transfer{
+				ID: holdID(j.ID), DebitAccountID: ledger.WalletID(tenantOrgID), CreditAccountID: ledger.EscrowID,
+				Amount: hold, Flags: ledger.Pending, Code: "hold", JobID: j.ID,
+			}); err != nil {
+				return err
+			}
+		}
+		return t.event(ctx, j.ID, "submitted", fmt.Sprintf("queued; hold of %s CNY placed", hold.Yuan()))
+	})
+	return j, err
+}
+
+const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
+	reason, submitted_at, scheduled_at, started_at, finished_at`
+
+func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
+	var j core.Job
+	var spec, state string
+	var center sql.NullString
+	var exit, sched, started, finished sql.NullInt64
+	var hold, cost, submitted int64
+	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
+		&j.Reason, &submitted, &sched, &started, &finished)
+	if err != nil {
+		return j, err
+	}
+	if j.Spec, err = decodeSpec(spec); err != nil {
+		return j, err
+	}
+	j.State, j.CenterID = core.JobState(state), center.String
+	j.HoldMicros, j.CostMicros = core.Micros(hold), core.Micros(cost)
+	if exit.Valid {
+		v := int(exit.Int64)
+		j.ExitCode = &v
+	}
+	j.SubmittedAt = fromMs(submitted)
+	j.ScheduledAt, j.StartedAt, j.FinishedAt = fromNullMs(sched), fromNullMs(started), fromNullMs(finished)
+	return j, nil
+}
+
+// Job returns a job with its placements.
+func (s *Store) Job(ctx context.Context, id string) (core.Job, error) {
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, notFound("job", id)
+	}
+	if err != nil {
+		return j, err
+	}
+	j.Placements, err = s.placements(ctx, s.r, id)
+	return j, err
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) placements(ctx context.Context, q querier, jobID string) ([]core.Placement, error) {
+	rows, err := q.QueryContext(ctx, `SELECT p.idx, p.node_id, n.name, p.accel_model, p.rate_scaled, p.exit_code, p.usage_ms
+		FROM placements p JOIN nodes n ON n.id = p.node_id WHERE p.job_id = ? ORDER BY p.idx`, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Placement
+	for rows.Next() {
+		var p core.Placement
+		var exit sql.NullInt64
+		if err := rows.Scan(&p.Index, &p.NodeID, &p.NodeName, &p.AccelModel, &p.RateScaled, &exit, &p.UsageMs); err != nil {
+			return nil, err
+		}
+		if exit.Valid {
+			v := int(exit.Int64)
+			p.ExitCode = &v
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// JobFilter selects jobs. Empty fields do not filter.
+type JobFilter struct {
+	TenantOrgID   string
+	ProviderOrgID string // jobs placed on this provider's centers
+	State         core.JobState
+	CenterID      string
+	Limit         int // capped at JobsPageMax
+	Offset        int
+}
+
+// Jobs lists jobs, newest first, and the number that match.
+func (s *Store) Jobs(ctx context.Context, f JobFilter) ([]core.Job, int, error) {
+	if f.Limit <= 0 || f.Limit > JobsPageMax {
+		f.Limit = JobsPageMax
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	where := `(? = '' OR tenant_org_id = ?) AND (? = '' OR state = ?) AND (? = '' OR center_id = ?)
+		AND (? = '' OR center_id IN (SELECT id FROM centers WHERE provider_org_id = ?))`
+	args := []any{f.TenantOrgID, f.TenantOrgID, string(f.State), string(f.State), f.CenterID, f.CenterID,
+		f.ProviderOrgID, f.ProviderOrgID}
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE `+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []core.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, j)
+	}
+	return out, total, rows.Err()
+}
+
+// JobsInStates returns all jobs in the given states, oldest first, at most
+// limit of them.
+func (s *Store) JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(states)), ",")
+	args := make([]any, 0, len(states)+1)
+	for _, st := range states {
+		args = append(args, string(st))
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN (`+ph+`) ORDER BY seq LIMIT ?`,
+		append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Placements, err = s.placements(ctx, s.r, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Events returns a job's history, oldest first.
+func (s *Store) Events(ctx context.Context, jobID string) ([]core.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT job_id, at, type, message FROM job_events WHERE job_id = ? ORDER BY id LIMIT ?`,
+		jobID, EventsPerJobMax)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Event
+	for rows.Next() {
+		var e core.Event
+		var at int64
+		if err := rows.Scan(&e.JobID, &at, &e.Type, &e.Message); err != nil {
+			return nil, err
+		}
+		e.At = fromMs(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Assignment is one scheduling decision to commit.
+type Assignment struct {
+	JobID      string
+	CenterID   string
+	Placements []core.Placement
+}
+
+// ApplyPlan commits scheduling decisions and pending reasons in one
+// transaction. A decision for a job that is no longer queued (cancelled in
+// the meantime) is skipped; the number applied is returned.
+func (s *Store) ApplyPlan(ctx context.Context, as []Assignment, pending map[string]string) (int, error) {
+	applied := 0
+	err := s.update(ctx, func(t *tx) error {
+		applied = 0
+		for _, a := range as {
+			res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'scheduled', center_id = ?, scheduled_at = ?, reason = ''
+				WHERE id = ? AND state = 'queued' AND cancel_requested = 0`, a.CenterID, ms(t.now), a.JobID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, a.JobID); err != nil {
+				return err
+			}
+			var nodes []string
+			for _, p := range a.Placements {
+				if _, err := t.ExecContext(ctx, `INSERT INTO placements(job_id, idx, node_id, accel_model, rate_scaled)
+					VALUES (?,?,?,?,?)`, a.JobID, p.Index, p.NodeID, p.AccelModel, p.RateScaled); err != nil {
+					return err
+				}
+				nodes = append(nodes, p.NodeName)
+			}
+			var center string
+			if err := t.QueryRowContext(ctx, `SELECT name FROM centers WHERE id = ?`, a.CenterID).Scan(&center); err != nil {
+				return err
+			}
+			if err := t.event(ctx, a.JobID, "scheduled", fmt.Sprintf("placed on %s: %s", center, summarizeNodes(nodes))); err != nil {
+				return err
+			}
+			applied++
+		}
+		for id, reason := range pending {
+			if _, err := t.ExecContext(ctx, `UPDATE jobs SET reason = ? WHERE id = ? AND state = 'queued'`, reason, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return applied, err
+}
+
+func summarizeNodes(nodes []string) string {
+	const shown = 4
+	if len(nodes) <= shown {
+		return strings.Join(nodes, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(nodes[:shown], ", "), len(nodes)-shown)
+}
+
+// MarkRunning moves a scheduled job to running.
+func (s *Store) MarkRunning(ctx context.Context, jobID, msg string) error {
+	return s.update(ctx, func(t *tx) error {
+		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'scheduled'`,
+			ms(t.now), jobID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return core.Errorf(core.EConflict, "job %s is not scheduled", jobID)
+		}
+		return t.event(ctx, jobID, "started", msg)
+	})
+}
+
+// ReplicaResult is how one replica ended.
+type ReplicaResult struct {
+	Index    int
+	ExitCode *int
+	UsageMs  int64
+}
+
+// Result is how a job ended.
+type Result struct {
+	State    core.JobState
+	ExitCode *int
+	Reason   string
+	Replicas []ReplicaResult
+}
+
+// FinishJob records a job's end and settles its money in the same
+// transaction: the hold is posted for the actual cost (the rest released),
+// and the cost is split between the center's provider and the operator's
+// commission (bps of the cost). Billed time per replica is capped at the
+// job's max duration.
+func (s *Store) FinishJob(ctx context.Context, jobID string, r Result, commissionBPS int64) (core.Job, error) {
+	if !r.State.Terminal() {
+		panic("FinishJob: non-terminal state " + string(r.State))
+	}
+	err := s.update(ctx, func(t *tx) error {
+		j, err := scanJob(t.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("job", jobID)
+		}
+		if err != nil {
+			return err
+		}
+		if j.State.Terminal() {
+			return core.Errorf(core.EConflict, "job %s already %s", jobID, j.State)
+		}
+		if j.Placements, err = s.placements(ctx, t, jobID); err != nil {
+			return err
+		}
+		return t.finish(ctx, j, r, commissionBPS)
+	})
+	if err != nil {
+		return core.Job{}, err
+	}
+	return s.Job(ctx, jobID)
+}
+
+func (t *tx) finish(ctx context.Context, j core.Job, r Result, commissionBPS int64) error {
+	maxMs := j.Spec.MaxDuration.Milliseconds()
+	sum := new(big.Int)
+	var usage int64
+	byIdx := map[int]ReplicaResult{}
+	for _, rr := range r.Replicas {
+		byIdx[rr.Index] = rr
+	}
+	for _, p := range j.Placements {
+		rr := byIdx[p.Index]
+		billed := min(max(rr.UsageMs, 0), maxMs)
+		usage += billed
+		core.CostTerm(sum, p.RateScaled, billed)
+		var exit any
+		if rr.ExitCode != nil {
+			exit = *rr.ExitCode
+		}
+		if _, err := t.ExecContext(ctx, `UPDATE placements SET usage_ms = ?, exit_code = ? WHERE job_id = ? AND idx = ?`,
+			billed, exit, j.ID, p.Index); err != nil {
+			return err
+		}
+	}
+	cost := core.Cost(sum)
+	note := ""
+	if cost > j.HoldMicros {
+		// Cannot happen while prices are fixed per placement and the hold
+		// used the highest rate; if it does, the tenant is not charged
+		// more than was held.
+		note = fmt.Sprintf(" (capped at the hold; computed %s)", cost.Exact())
+		cost = j.HoldMicros
+	}
+	var exit any
+	if r.ExitCode != nil {
+		exit = *r.ExitCode
+	}
+	if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = ?, exit_code = ?, reason = ?, usage_ms = ?, cost_micros = ?,
+		finished_at = ?, cancel_requested = 0 WHERE id = ?`, string(r.State), exit, r.Reason, usage, int64(cost), ms(t.now), j.ID); err != nil {
+		return err
+	}
+	if err := t.settle(ctx, j, cost, commissionBPS); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%s; charged %s CNY for %.1f replica-seconds%s", r.State, cost.Exact(), float64(usage)/1000, note)
+	if r.Reason != "" {
+		msg = r.Reason + "; " + msg
+	}
+	return t.event(ctx, j.ID, "finished", msg)
+}
+
+// settle posts the hold for cost and splits it. All transfer IDs derive from
+// the job ID, so a retried settlement cannot charge twice.
+func (t *tx) settle(ctx context.Context, j core.Job, cost core.Micros, commissionBPS int64) error {
+	if j.HoldMicros == 0 {
+		return nil
+	}
+	lt := ledgerTx{t}
+	if cost == 0 {
+		return ledger.Apply(ctx, lt, t.now, ledger.Transfer{
+			ID: "job:" + j.ID + ":release", PendingID: holdID(j.ID), Flags: ledger.VoidPending, Code: "release", JobID: j.ID,
+		})
+	}
+	var providerOrg string
+	if err := t.QueryRowContext(ctx, `SELECT provider_org_id FROM centers WHERE id = ?`, j.CenterID).Scan(&providerOrg); err != nil {
+		return fmt.Errorf("provider of center %q: %w", j.CenterID, err)
+	}
+	provider, commission := core.SplitCommission(cost, commissionBPS)
+	batch := []ledger.Transfer{{
+		ID: "job:" + j.ID + ":capture", PendingID: holdID(j.ID), Flags: ledger.PostPending, Amount: cost,
+		Code: "capture", JobID: j.ID,
+	}}
+	if provider > 0 {
+		batch = append(batch, ledger.Transfer{ID: "job:" + j.ID + ":provider", DebitAccountID: ledger.EscrowID,
+			CreditAccountID: ledger.PayableID(providerOrg), Amount: provider, Code: "provider_share", JobID: j.ID})
+	}
+	if commission > 0 {
+		batch = append(batch, ledger.Transfer{ID: "job:" + j.ID + ":commission", DebitAccountID: ledger.EscrowID,
+			CreditAccountID: ledger.CommissionID, Amount: commission, Code: "commission", JobID: j.ID})
+	}
+	return ledger.Apply(ctx, lt, t.now, batch...)
+}
+
+// CancelJob cancels a job. A queued job ends at once and its hold is
+// released; a scheduled or running job is flagged, and the control loop
+// stops it and charges the time it ran. cancelled reports whether the job
+// ended now.
+func (s *Store) CancelJob(ctx context.Context, jobID string) (ended bool, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		j, err := scanJob(t.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, jobID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("job", jobID)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case j.State.Terminal():
+			return core.Errorf(core.EConflict, "job %s already %s", jobID, j.State)
+		case j.State == core.JobQueued:
+			ended = true
+			return t.finish(ctx, j, Result{State: core.JobCancelled, Reason: "cancelled while queued"}, 0)
+		}
+		if _, err := t.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1 WHERE id = ?`, jobID); err != nil {
+			return err
+		}
+		return t.event(ctx, jobID, "cancel-requested", "cancel requested; stopping the replicas")
+	})
+	return ended, err
+}
+
+// CancelRequested returns active jobs with a pending cancel request.
+func (s *Store) CancelRequested(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM jobs WHERE cancel_requested = 1 AND state IN ('scheduled','running')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// RecoverLost handles jobs that were scheduled or running on a center with
+// a real executor when the server stopped: their processes died with it.
+// Each is requeued for a new attempt (its hold stays in place) until
+// core.MaxAttempts, then failed; the lost run is not charged. Jobs on
+// simulated centers need no recovery: their runs are modelled from the
+// recorded start time.
+func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, failed int, err error) {
+	err = s.update(ctx, func(t *tx) error {
+		requeued, failed = 0, 0
+		rows, err := t.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN ('scheduled','running')
+			AND center_id IN (SELECT id FROM centers WHERE executor = ?) ORDER BY seq`, executor)
+		if err != nil {
+			return err
+		}
+		var lost []core.Job
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			lost = append(lost, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range lost {
+			if j.Attempt+1 >= core.MaxAttempts {
+				j.Placements, err = s.placements(ctx, t, j.ID)
+				if err != nil {
+					return err
+				}
+				if err := t.finish(ctx, j, Result{State: core.JobFailed,
+					Reason: fmt.Sprintf("lost in a server restart on attempt %d of %d", j.Attempt+1, core.MaxAttempts)}, 0); err != nil {
+					return err
+				}
+				failed++
+				continue
+			}
+			if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
+				scheduled_at = NULL, started_at = NULL, reason = 'requeued after server restart' WHERE id = ?`, j.ID); err != nil {
+				return err
+			}
+			if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, j.ID); err != nil {
+				return err
+			}
+			if err := t.event(ctx, j.ID, "requeued", fmt.Sprintf("the server stopped while the job was %s; its process was lost; "+
+				"requeued as attempt %d of %d (the lost run is not charged)", j.State, j.Attempt+2, core.MaxAttempts)); err != nil {
+				return err
+			}
+			requeued++
+		}
+		return nil
+	})
+	return requeued, failed, err
+}

@@ -1,0 +1,149 @@
+// Package sqlite is suanli's embedded store: one SQLite file in WAL mode,
+// one writer connection (SQLite allows one writer; IMMEDIATE transactions
+// take the write lock up front so two writers never deadlock on upgrade)
+// and a small pool of readers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/suanli/suanli/internal/core"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// readersMax bounds the read pool.
+const readersMax = 4
+
+// Store is the SQLite store.
+type Store struct {
+	w   *sql.DB // the single writer
+	r   *sql.DB // readers
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database file in dir and migrates it.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	path := filepath.Join(dir, "suanli.db")
+	// synchronous=FULL: a committed charge must survive a power cut.
+	// foreign_keys: SQLite leaves them off unless asked.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(readersMax)
+	s := &Store{w: w, r: r, Now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// tx is a write transaction that carries one fixed now, so every row a
+// transaction writes has the same timestamp.
+type tx struct {
+	*sql.Tx
+	now time.Time
+}
+
+// update runs fn in one write transaction, committing if fn returns nil.
+func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&tx{Tx: t, now: s.Now()}); err != nil {
+		_ = t.Rollback() // the fn error is the one that matters
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func newID(prefix string) string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		panic(err) // only fails if the system random source fails
+	}
+	return prefix + id.String()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func fromNullMs(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMs(v.Int64)
+	return &t
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func notFound(what, id string) error {
+	return core.Errorf(core.ENotFound, "%s %q not found", what, id)
+}
+
+// Setting reads a key from the settings table ("" when missing).
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetSetting writes a key to the settings table.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	return s.update(ctx, func(t *tx) error {
+		_, err := t.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES (?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+		return err
+	})
+}
