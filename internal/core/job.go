@@ -114,6 +114,9 @@ func (s *JobSpec) Validate() error {
 			}
 		}
 	}
+	if s.Command == "" && s.Duration == 0 {
+		return FieldErrorf("command", "a command (for real centers) or a declared duration (for simulated centers) is required")
+	}
 	if len(s.Command) > CommandLenMax {
 		return FieldErrorf("command", "longer than %d bytes", CommandLenMax)
 	}

@@ -22,6 +22,7 @@ type Center struct {
 	Region    string
 	Domestic  bool
 	Available bool
+	Executor  string // core.ExecutorLocal or core.ExecutorSimulated
 	Prices    core.PriceBook
 }
 
@@ -47,6 +48,8 @@ type Job struct {
 	Priority    int
 	Replicas    []core.Replica
 	Constraints core.Constraints
+	HasCommand  bool // a real executor can run it
+	HasDuration bool // a simulated center can model it
 }
 
 // Snapshot is the scheduler's whole input.
@@ -135,10 +138,15 @@ func newState(s Snapshot) *state {
 	return st
 }
 
-// Eligible reports whether a center satisfies a job's constraints, and why
-// not. It ignores capacity.
-func Eligible(c Center, k core.Constraints) (bool, string) {
+// Eligible reports whether a center satisfies a job's constraints and can
+// execute it, and why not. It ignores capacity.
+func Eligible(c Center, job Job) (bool, string) {
+	k := job.Constraints
 	switch {
+	case c.Executor == core.ExecutorLocal && !job.HasCommand:
+		return false, "real center needs a command"
+	case c.Executor == core.ExecutorSimulated && !job.HasDuration:
+		return false, "simulated center needs a declared duration"
 	case !c.Available:
 		return false, "center unavailable"
 	case k.Center != "" && k.Center != c.Name && k.Center != c.ID:
@@ -227,7 +235,7 @@ func (st *state) place(job Job) (*Decision, string) {
 	var cands []candidate
 	reasons := map[string]int{}
 	for _, c := range st.centers {
-		if ok, why := Eligible(c, job.Constraints); !ok {
+		if ok, why := Eligible(c, job); !ok {
 			reasons[why]++
 			continue
 		}
@@ -358,7 +366,7 @@ func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
 	reasons := map[string]int{}
 	for _, c := range st.centers {
 		c.Available = true // an unavailable center may come back; it still bounds the price
-		if ok, why := Eligible(c, job.Constraints); !ok {
+		if ok, why := Eligible(c, job); !ok {
 			reasons[why]++
 			continue
 		}

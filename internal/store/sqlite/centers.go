@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/store"
 )
 
 // NodesPerCenterMax bounds one center's node list.
@@ -182,21 +183,16 @@ func (s *Store) Nodes(ctx context.Context, centerID string) ([]core.Node, error)
 	return out, rows.Err()
 }
 
-// NodeUsage is what active placements hold on one node.
-type NodeUsage struct {
-	CPUMilli, MemMiB, Accel int64
-}
-
 // Usage returns the resources held on each node by scheduled and running
 // jobs.
-func (s *Store) Usage(ctx context.Context) (map[string]NodeUsage, error) {
+func (s *Store) Usage(ctx context.Context) (map[string]store.NodeUsage, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT p.idx, p.node_id, j.spec FROM placements p JOIN jobs j ON j.id = p.job_id
 		WHERE j.state IN ('scheduled','running')`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]NodeUsage{}
+	out := map[string]store.NodeUsage{}
 	for rows.Next() {
 		var idx int
 		var node, spec string

@@ -11,12 +11,7 @@ import (
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
-)
-
-// Limits on job queries.
-const (
-	JobsPageMax     = 500
-	EventsPerJobMax = 1000
+	"github.com/suanli/suanli/internal/store"
 )
 
 func decodeSpec(s string) (core.JobSpec, error) {
@@ -139,20 +134,10 @@ func (s *Store) placements(ctx context.Context, q querier, jobID string) ([]core
 	return out, rows.Err()
 }
 
-// JobFilter selects jobs. Empty fields do not filter.
-type JobFilter struct {
-	TenantOrgID   string
-	ProviderOrgID string // jobs placed on this provider's centers
-	State         core.JobState
-	CenterID      string
-	Limit         int // capped at JobsPageMax
-	Offset        int
-}
-
 // Jobs lists jobs, newest first, and the number that match.
-func (s *Store) Jobs(ctx context.Context, f JobFilter) ([]core.Job, int, error) {
-	if f.Limit <= 0 || f.Limit > JobsPageMax {
-		f.Limit = JobsPageMax
+func (s *Store) Jobs(ctx context.Context, f store.JobFilter) ([]core.Job, int, error) {
+	if f.Limit <= 0 || f.Limit > store.JobsPageMax {
+		f.Limit = store.JobsPageMax
 	}
 	if f.Offset < 0 {
 		f.Offset = 0
@@ -222,7 +207,7 @@ func (s *Store) JobsInStates(ctx context.Context, limit int, states ...core.JobS
 // Events returns a job's history, oldest first.
 func (s *Store) Events(ctx context.Context, jobID string) ([]core.Event, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT job_id, at, type, message FROM job_events WHERE job_id = ? ORDER BY id LIMIT ?`,
-		jobID, EventsPerJobMax)
+		jobID, store.EventsPerJobMax)
 	if err != nil {
 		return nil, err
 	}
@@ -240,17 +225,10 @@ func (s *Store) Events(ctx context.Context, jobID string) ([]core.Event, error) 
 	return out, rows.Err()
 }
 
-// Assignment is one scheduling decision to commit.
-type Assignment struct {
-	JobID      string
-	CenterID   string
-	Placements []core.Placement
-}
-
 // ApplyPlan commits scheduling decisions and pending reasons in one
 // transaction. A decision for a job that is no longer queued (cancelled in
 // the meantime) is skipped; the number applied is returned.
-func (s *Store) ApplyPlan(ctx context.Context, as []Assignment, pending map[string]string) (int, error) {
+func (s *Store) ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error) {
 	applied := 0
 	err := s.update(ctx, func(t *tx) error {
 		applied = 0
@@ -316,27 +294,12 @@ func (s *Store) MarkRunning(ctx context.Context, jobID, msg string) error {
 	})
 }
 
-// ReplicaResult is how one replica ended.
-type ReplicaResult struct {
-	Index    int
-	ExitCode *int
-	UsageMs  int64
-}
-
-// Result is how a job ended.
-type Result struct {
-	State    core.JobState
-	ExitCode *int
-	Reason   string
-	Replicas []ReplicaResult
-}
-
 // FinishJob records a job's end and settles its money in the same
 // transaction: the hold is posted for the actual cost (the rest released),
 // and the cost is split between the center's provider and the operator's
 // commission (bps of the cost). Billed time per replica is capped at the
 // job's max duration.
-func (s *Store) FinishJob(ctx context.Context, jobID string, r Result, commissionBPS int64) (core.Job, error) {
+func (s *Store) FinishJob(ctx context.Context, jobID string, r store.Result, commissionBPS int64) (core.Job, error) {
 	if !r.State.Terminal() {
 		panic("FinishJob: non-terminal state " + string(r.State))
 	}
@@ -362,11 +325,11 @@ func (s *Store) FinishJob(ctx context.Context, jobID string, r Result, commissio
 	return s.Job(ctx, jobID)
 }
 
-func (t *tx) finish(ctx context.Context, j core.Job, r Result, commissionBPS int64) error {
+func (t *tx) finish(ctx context.Context, j core.Job, r store.Result, commissionBPS int64) error {
 	maxMs := j.Spec.MaxDuration.Milliseconds()
 	sum := new(big.Int)
 	var usage int64
-	byIdx := map[int]ReplicaResult{}
+	byIdx := map[int]store.ReplicaResult{}
 	for _, rr := range r.Replicas {
 		byIdx[rr.Index] = rr
 	}
@@ -461,7 +424,7 @@ func (s *Store) CancelJob(ctx context.Context, jobID string) (ended bool, err er
 			return core.Errorf(core.EConflict, "job %s already %s", jobID, j.State)
 		case j.State == core.JobQueued:
 			ended = true
-			return t.finish(ctx, j, Result{State: core.JobCancelled, Reason: "cancelled while queued"}, 0)
+			return t.finish(ctx, j, store.Result{State: core.JobCancelled, Reason: "cancelled while queued"}, 0)
 		}
 		if _, err := t.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1 WHERE id = ?`, jobID); err != nil {
 			return err
@@ -522,7 +485,7 @@ func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, fai
 				if err != nil {
 					return err
 				}
-				if err := t.finish(ctx, j, Result{State: core.JobFailed,
+				if err := t.finish(ctx, j, store.Result{State: core.JobFailed,
 					Reason: fmt.Sprintf("lost in a server restart on attempt %d of %d", j.Attempt+1, core.MaxAttempts)}, 0); err != nil {
 					return err
 				}

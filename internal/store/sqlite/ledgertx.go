@@ -7,6 +7,7 @@ import (
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
+	"github.com/suanli/suanli/internal/store"
 )
 
 // ledgerTx adapts a write transaction to ledger.Tx.
@@ -95,21 +96,10 @@ func (s *Store) Accounts(ctx context.Context) ([]ledger.Account, error) {
 	return out, rows.Err()
 }
 
-// TransferFilter selects transfers. Limit is capped at TransfersPageMax.
-type TransferFilter struct {
-	AccountID string // either side
-	JobID     string
-	Limit     int
-	Offset    int
-}
-
-// TransfersPageMax bounds one page of transfers.
-const TransfersPageMax = 1000
-
 // Transfers lists transfers, newest first, and the total that match.
-func (s *Store) Transfers(ctx context.Context, f TransferFilter) ([]ledger.Transfer, int, error) {
-	if f.Limit <= 0 || f.Limit > TransfersPageMax {
-		f.Limit = TransfersPageMax
+func (s *Store) Transfers(ctx context.Context, f store.TransferFilter) ([]ledger.Transfer, int, error) {
+	if f.Limit <= 0 || f.Limit > store.TransfersPageMax {
+		f.Limit = store.TransfersPageMax
 	}
 	where := `(? = '' OR debit_account_id = ? OR credit_account_id = ?) AND (? = '' OR job_id = ?)`
 	args := []any{f.AccountID, f.AccountID, f.AccountID, f.JobID, f.JobID}

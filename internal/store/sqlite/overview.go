@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/store"
 )
 
 // JobCounts returns the number of jobs in each state, for one tenant or
@@ -31,16 +32,9 @@ func (s *Store) JobCounts(ctx context.Context, tenantOrgID string) (map[core.Job
 	return out, rows.Err()
 }
 
-// Revenue is money captured from tenants in a period, and its split.
-type Revenue struct {
-	Gross      core.Micros `json:"gross_micros"`
-	Provider   core.Micros `json:"provider_micros"`
-	Commission core.Micros `json:"commission_micros"`
-}
-
 // RevenueSince sums captured charges since t.
-func (s *Store) RevenueSince(ctx context.Context, since time.Time) (Revenue, error) {
-	var r Revenue
+func (s *Store) RevenueSince(ctx context.Context, since time.Time) (store.Revenue, error) {
+	var r store.Revenue
 	var g, p, c int64
 	err := s.r.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(CASE WHEN code = 'capture' THEN amount END), 0),
@@ -51,23 +45,13 @@ func (s *Store) RevenueSince(ctx context.Context, since time.Time) (Revenue, err
 	return r, err
 }
 
-// HourlyPoint is one hour of activity.
-type HourlyPoint struct {
-	Hour     time.Time   `json:"hour"`
-	Revenue  core.Micros `json:"revenue_micros"`
-	Finished int         `json:"finished_jobs"`
-}
-
-// HoursMax bounds the hourly series.
-const HoursMax = 24 * 31
-
 // Hourly returns revenue and finished jobs per hour for the hours hours
 // before now, oldest first, with empty hours filled in.
-func (s *Store) Hourly(ctx context.Context, now time.Time, hours int) ([]HourlyPoint, error) {
-	hours = min(max(hours, 1), HoursMax)
+func (s *Store) Hourly(ctx context.Context, now time.Time, hours int) ([]store.HourlyPoint, error) {
+	hours = min(max(hours, 1), store.HoursMax)
 	end := now.Truncate(time.Hour).Add(time.Hour)
 	start := end.Add(-time.Duration(hours) * time.Hour)
-	out := make([]HourlyPoint, hours)
+	out := make([]store.HourlyPoint, hours)
 	for i := range out {
 		out[i].Hour = start.Add(time.Duration(i) * time.Hour)
 	}

@@ -1,0 +1,244 @@
+// Package client is a small Go client for suanli's REST API, used by the
+// CLI, the tests and (later) the agent.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/suanli/suanli/internal/api"
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/ledger"
+)
+
+// responseBytesMax bounds what the client reads from one response.
+const responseBytesMax = 64 << 20
+
+// Client talks to one suanli server with one token.
+type Client struct {
+	Server string // base URL, e.g. http://127.0.0.1:8080
+	Token  string
+	HTTP   *http.Client
+}
+
+// New returns a client with a 30 s request timeout.
+func New(server, token string) *Client {
+	return &Client{Server: strings.TrimRight(server, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Error is an API error response.
+type Error struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return fmt.Sprintf("%s (%s, HTTP %d)", e.Message, e.Code, e.Status)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, responseBytesMax))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		e := &Error{}
+		if json.Unmarshal(raw, e) != nil || e.Code == "" {
+			e.Message = strings.TrimSpace(string(raw))
+		}
+		e.Status = resp.StatusCode
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Centers lists centers.
+func (c *Client) Centers(ctx context.Context) ([]api.CenterView, error) {
+	var out struct{ Centers []api.CenterView }
+	return out.Centers, c.do(ctx, http.MethodGet, "/api/v1/centers", nil, &out)
+}
+
+// Submit submits a job.
+func (c *Client) Submit(ctx context.Context, req api.JobRequest) (api.JobView, error) {
+	var out api.JobView
+	return out, c.do(ctx, http.MethodPost, "/api/v1/jobs", req, &out)
+}
+
+// Job gets a job.
+func (c *Client) Job(ctx context.Context, id string) (api.JobView, error) {
+	var out api.JobView
+	return out, c.do(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id), nil, &out)
+}
+
+// JobsFilter selects jobs.
+type JobsFilter struct {
+	State, Center string
+	Limit, Offset int
+}
+
+// Jobs lists jobs.
+func (c *Client) Jobs(ctx context.Context, f JobsFilter) ([]api.JobView, int, error) {
+	q := url.Values{}
+	if f.State != "" {
+		q.Set("state", f.State)
+	}
+	if f.Center != "" {
+		q.Set("center", f.Center)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Offset > 0 {
+		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	var out struct {
+		Jobs  []api.JobView
+		Total int
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/jobs?"+q.Encode(), nil, &out)
+	return out.Jobs, out.Total, err
+}
+
+// Events gets a job's events.
+func (c *Client) Events(ctx context.Context, id string) ([]core.Event, error) {
+	var out struct{ Events []core.Event }
+	return out.Events, c.do(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id)+"/events", nil, &out)
+}
+
+// Logs gets a job's logs.
+func (c *Client) Logs(ctx context.Context, id string) (string, error) {
+	var out struct{ Logs string }
+	return out.Logs, c.do(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id)+"/logs", nil, &out)
+}
+
+// Cancel cancels a job.
+func (c *Client) Cancel(ctx context.Context, id string) (api.JobView, error) {
+	var out api.JobView
+	return out, c.do(ctx, http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/cancel", nil, &out)
+}
+
+// Wallet shows a wallet (orgID only for operators).
+func (c *Client) Wallet(ctx context.Context, orgID string) (api.WalletView, error) {
+	var out api.WalletView
+	path := "/api/v1/wallet"
+	if orgID != "" {
+		path += "?org_id=" + url.QueryEscape(orgID)
+	}
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// TopUp credits a tenant's wallet (operator).
+func (c *Client) TopUp(ctx context.Context, orgID string, amount core.Micros, ref string) (api.WalletView, error) {
+	var out api.WalletView
+	in := map[string]any{"org_id": orgID, "amount_micros": amount, "reference": ref}
+	return out, c.do(ctx, http.MethodPost, "/api/v1/wallet/topup", in, &out)
+}
+
+// Transfers lists ledger transfers visible to the caller.
+func (c *Client) Transfers(ctx context.Context, account, jobID string, limit int) ([]ledger.Transfer, int, error) {
+	q := url.Values{}
+	if account != "" {
+		q.Set("account", account)
+	}
+	if jobID != "" {
+		q.Set("job_id", jobID)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Transfers []ledger.Transfer
+		Total     int
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/ledger/transfers?"+q.Encode(), nil, &out)
+	return out.Transfers, out.Total, err
+}
+
+// CheckLedger asks the server to verify the ledger (operator).
+func (c *Client) CheckLedger(ctx context.Context) (bool, string, error) {
+	var out struct {
+		OK      bool
+		Message string
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/ledger/check", nil, &out)
+	return out.OK, out.Message, err
+}
+
+// Overview gets the network overview.
+func (c *Client) Overview(ctx context.Context) (api.Overview, error) {
+	var out api.Overview
+	return out, c.do(ctx, http.MethodGet, "/api/v1/overview", nil, &out)
+}
+
+// Whoami returns the caller's org.
+func (c *Client) Whoami(ctx context.Context) (core.Org, error) {
+	var out core.Org
+	return out, c.do(ctx, http.MethodGet, "/api/v1/whoami", nil, &out)
+}
+
+// Wait polls a job until it is terminal or ctx ends, calling progress on
+// every state change. pollEvery bounds the poll rate.
+func (c *Client) Wait(ctx context.Context, id string, pollEvery time.Duration, progress func(api.JobView)) (api.JobView, error) {
+	var last core.JobState
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return j, err
+		}
+		if progress != nil && j.State != last {
+			progress(j)
+			last = j.State
+		}
+		if j.State.Terminal() {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(pollEvery):
+		}
+	}
+}

@@ -1,0 +1,314 @@
+// Package control drives the job lifecycle: it schedules queued jobs with a
+// sched.Policy, starts placed runs on the center's executor, stops cancelled
+// ones, and settles each run's outcome in the store. One goroutine owns all
+// of it, so no locks guard the loop's state.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/executor"
+	"github.com/suanli/suanli/internal/sched"
+	"github.com/suanli/suanli/internal/store"
+)
+
+// Limits of the loop.
+const (
+	ActiveJobsMax   = 100_000 // running and scheduled jobs considered per cycle
+	RetryOutcomeMax = 10_000  // outcomes kept for retry when the store fails
+	DefaultInterval = 500 * time.Millisecond
+)
+
+// Store is what the loop needs from the database.
+type Store interface {
+	Centers(ctx context.Context) ([]core.Center, error)
+	Nodes(ctx context.Context, centerID string) ([]core.Node, error)
+	Usage(ctx context.Context) (map[string]store.NodeUsage, error)
+	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
+	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
+	MarkRunning(ctx context.Context, jobID, msg string) error
+	FinishJob(ctx context.Context, jobID string, r store.Result, commissionBPS int64) (core.Job, error)
+	CancelRequested(ctx context.Context) ([]string, error)
+}
+
+// Runner runs jobs on one kind of executor.
+type Runner interface {
+	Start(ctx context.Context, run executor.Run) error
+	Cancel(jobID string) bool
+}
+
+// Loop is the control loop.
+type Loop struct {
+	Store         Store
+	Runners       map[string]Runner // by core.Center.Executor
+	Outcomes      <-chan executor.Outcome
+	Policy        sched.Policy
+	CommissionBPS int64
+	Interval      time.Duration
+	Log           *slog.Logger
+	// OnCycle observes each scheduling pass (for metrics); may be nil.
+	OnCycle func(d time.Duration, placed int)
+	// OnFinish observes each job that ends (for metrics); may be nil.
+	OnFinish func(j core.Job)
+
+	wake    chan struct{}
+	running map[string]bool // jobs whose run this process started
+	retry   []executor.Outcome
+}
+
+// New returns a loop; call Run to start it.
+func New(st Store, runners map[string]Runner, outcomes <-chan executor.Outcome, commissionBPS int64, log *slog.Logger) *Loop {
+	return &Loop{Store: st, Runners: runners, Outcomes: outcomes, Policy: sched.CheapestFirst{},
+		CommissionBPS: commissionBPS, Interval: DefaultInterval, Log: log,
+		wake: make(chan struct{}, 1), running: map[string]bool{}}
+}
+
+// Wake asks for a cycle now (after a submit or cancel). It never blocks.
+func (l *Loop) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs cycles until ctx is done.
+func (l *Loop) Run(ctx context.Context) error {
+	t := time.NewTicker(l.Interval)
+	defer t.Stop()
+	for {
+		l.cycleSafe(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-l.wake:
+		case o := <-l.Outcomes:
+			l.finish(ctx, o)
+		}
+	}
+}
+
+// cycleSafe runs one cycle; a panic in it is logged and the loop goes on,
+// so one bad job cannot stop scheduling for everyone.
+func (l *Loop) cycleSafe(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.Log.Error("control cycle panicked", "panic", r)
+		}
+	}()
+	if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
+		l.Log.Error("control cycle", "err", err)
+	}
+}
+
+// Cycle runs one pass: drain outcomes, cancels, scheduling, starts.
+func (l *Loop) Cycle(ctx context.Context) error {
+	for drained := false; !drained; {
+		select {
+		case o := <-l.Outcomes:
+			l.finish(ctx, o)
+		default:
+			drained = true
+		}
+	}
+	l.retryOutcomes(ctx)
+	if err := l.cancels(ctx); err != nil {
+		return fmt.Errorf("cancels: %w", err)
+	}
+	if err := l.schedule(ctx); err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	if err := l.start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	return nil
+}
+
+func (l *Loop) finish(ctx context.Context, o executor.Outcome) {
+	j, err := l.Store.FinishJob(ctx, o.JobID, o.Result, l.CommissionBPS)
+	switch {
+	case err == nil:
+		delete(l.running, o.JobID)
+		if l.OnFinish != nil {
+			l.OnFinish(j)
+		}
+	case core.ErrorCode(err) == core.EConflict || core.ErrorCode(err) == core.ENotFound:
+		delete(l.running, o.JobID)
+		l.Log.Warn("dropping outcome", "job", o.JobID, "err", err)
+	default:
+		// The store failed: keep the outcome and settle it next cycle, so a
+		// run is never lost nor charged twice (settlement IDs derive from
+		// the job ID).
+		if len(l.retry) < RetryOutcomeMax {
+			l.retry = append(l.retry, o)
+		} else {
+			l.Log.Error("outcome retry queue full; job stays running until restart recovery", "job", o.JobID)
+		}
+		l.Log.Error("finish job", "job", o.JobID, "err", err)
+	}
+}
+
+func (l *Loop) retryOutcomes(ctx context.Context) {
+	pending := l.retry
+	l.retry = nil
+	for _, o := range pending {
+		l.finish(ctx, o)
+	}
+}
+
+func (l *Loop) cancels(ctx context.Context) error {
+	ids, err := l.Store.CancelRequested(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if l.running[id] {
+			for _, r := range l.Runners {
+				if r.Cancel(id) {
+					break
+				}
+			}
+			continue
+		}
+		// Scheduled but not started by this process: nothing ran.
+		l.finish(ctx, executor.Outcome{JobID: id, Result: store.Result{State: core.JobCancelled, Reason: "cancelled before it started"}})
+	}
+	return nil
+}
+
+// Snapshot reads the scheduler's input: centers, nodes with what is
+// allocated on them, and (if withQueue) the queued jobs.
+func Snapshot(ctx context.Context, st Store, withQueue bool) (sched.Snapshot, error) {
+	var s sched.Snapshot
+	centers, err := st.Centers(ctx)
+	if err != nil {
+		return s, err
+	}
+	for _, c := range centers {
+		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
+			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
+	}
+	nodes, err := st.Nodes(ctx, "")
+	if err != nil {
+		return s, err
+	}
+	used, err := st.Usage(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Nodes = make([]sched.Node, 0, len(nodes))
+	for _, n := range nodes {
+		u := used[n.ID]
+		s.Nodes = append(s.Nodes, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
+			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount,
+			UsedCPU: u.CPUMilli, UsedMem: u.MemMiB, UsedAccel: u.Accel})
+	}
+	if !withQueue {
+		return s, nil
+	}
+	queued, err := st.JobsInStates(ctx, sched.QueueScanMax, core.JobQueued)
+	if err != nil {
+		return s, err
+	}
+	for _, j := range queued {
+		s.Queue = append(s.Queue, SchedJob(j))
+	}
+	return s, nil
+}
+
+// SchedJob converts a job to the scheduler's view of it.
+func SchedJob(j core.Job) sched.Job {
+	return sched.Job{ID: j.ID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
+		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0}
+}
+
+// Quote computes the hold for a job spec: the cost of every replica running
+// for its max duration at the most expensive center that could run it. It
+// fails with EUnschedulable when no center could ever run the spec.
+func Quote(ctx context.Context, st Store, spec core.JobSpec) (core.Micros, error) {
+	s, err := Snapshot(ctx, st, false)
+	if err != nil {
+		return 0, err
+	}
+	rate, ok, reason := sched.Quote(s, SchedJob(core.Job{Spec: spec}))
+	if !ok {
+		return 0, core.Errorf(core.EUnschedulable, "no center can run this job: %s", reason)
+	}
+	return core.Cost(core.CostTerm(new(big.Int), rate, spec.MaxDuration.Milliseconds())), nil
+}
+
+func (l *Loop) schedule(ctx context.Context) error {
+	t0 := time.Now()
+	s, err := Snapshot(ctx, l.Store, true)
+	if err != nil {
+		return err
+	}
+	if len(s.Queue) == 0 {
+		return nil
+	}
+	plan := l.Policy.Schedule(s)
+	as := make([]store.Assignment, 0, len(plan.Decisions))
+	for _, d := range plan.Decisions {
+		as = append(as, store.Assignment{JobID: d.JobID, CenterID: d.CenterID, Placements: d.Placements})
+	}
+	pending := make(map[string]string, len(plan.Pending))
+	for _, p := range plan.Pending {
+		pending[p.JobID] = p.Reason
+	}
+	n, err := l.Store.ApplyPlan(ctx, as, pending)
+	if l.OnCycle != nil {
+		l.OnCycle(time.Since(t0), n)
+	}
+	return err
+}
+
+func (l *Loop) start(ctx context.Context) error {
+	jobs, err := l.Store.JobsInStates(ctx, ActiveJobsMax, core.JobScheduled, core.JobRunning)
+	if err != nil {
+		return err
+	}
+	centers, err := l.Store.Centers(ctx)
+	if err != nil {
+		return err
+	}
+	exec := map[string]string{}
+	names := map[string]string{}
+	for _, c := range centers {
+		exec[c.ID], names[c.ID] = c.Executor, c.Name
+	}
+	for _, j := range jobs {
+		if l.running[j.ID] {
+			continue
+		}
+		r := l.Runners[exec[j.CenterID]]
+		if r == nil {
+			l.Log.Error("no executor for center", "job", j.ID, "center", j.CenterID)
+			continue
+		}
+		run := executor.Run{JobID: j.ID, Attempt: j.Attempt, Spec: j.Spec, Placements: j.Placements}
+		if j.State == core.JobRunning && j.StartedAt != nil {
+			run.StartedAt = *j.StartedAt
+		}
+		if err := r.Start(ctx, run); err != nil {
+			l.finish(ctx, executor.Outcome{JobID: j.ID, Result: store.Result{State: core.JobFailed, Reason: "cannot start: " + err.Error()}})
+			continue
+		}
+		l.running[j.ID] = true
+		if j.State == core.JobScheduled {
+			msg := fmt.Sprintf("started %d replicas on %s", len(j.Placements), names[j.CenterID])
+			if exec[j.CenterID] == core.ExecutorSimulated {
+				msg = fmt.Sprintf("simulated run of %d replicas on %s for the declared %s", len(j.Placements), names[j.CenterID], j.Spec.Duration)
+			}
+			if err := l.Store.MarkRunning(ctx, j.ID, msg); err != nil && !errors.Is(err, context.Canceled) {
+				l.Log.Warn("mark running", "job", j.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}

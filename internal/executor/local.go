@@ -1,0 +1,207 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/store"
+)
+
+// Local runs each replica's command as a real child process with
+// `/bin/sh -c`, in its own process group so that cancel and timeout kill
+// everything the command started. Children are killed if the server dies
+// (Pdeathsig), so a restart never leaves orphans running unbilled.
+//
+// CPU and memory requests are used for placement only; they are not
+// enforced on the process (no cgroups on this path).
+type Local struct {
+	DataDir  string
+	Outcomes chan<- Outcome
+
+	mu      sync.Mutex
+	runs    map[string]*localRun // by job ID
+	stopped bool
+}
+
+type localRun struct {
+	cancel context.CancelCauseFunc
+}
+
+var (
+	errCancelled = errors.New("cancelled")
+	errTimedOut  = errors.New("max duration reached")
+	errGangPeer  = errors.New("another replica of the gang failed")
+)
+
+// NewLocal returns a Local executor that writes logs under dataDir.
+func NewLocal(dataDir string, outcomes chan<- Outcome) *Local {
+	return &Local{DataDir: dataDir, Outcomes: outcomes, runs: map[string]*localRun{}}
+}
+
+// Start starts every replica of run and returns once they are started. The
+// outcome is reported when the last replica exits.
+func (l *Local) Start(ctx context.Context, run Run) error {
+	if run.Spec.Command == "" {
+		return core.FieldErrorf("command", "the local center runs commands; none given")
+	}
+	if err := os.MkdirAll(LogDir(l.DataDir, run.JobID), 0o755); err != nil {
+		return fmt.Errorf("log dir: %w", err)
+	}
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		cancel(nil)
+		return core.Errorf(core.EConflict, "executor stopped")
+	}
+	if _, dup := l.runs[run.JobID]; dup {
+		l.mu.Unlock()
+		cancel(nil)
+		return core.Errorf(core.EConflict, "job %s is already running", run.JobID)
+	}
+	l.runs[run.JobID] = &localRun{cancel: cancel}
+	l.mu.Unlock()
+
+	type done struct {
+		idx   int
+		exit  int
+		usage time.Duration
+		err   error
+	}
+	results := make(chan done, len(run.Placements))
+	started := 0
+	for _, p := range run.Placements {
+		cmd, logf, err := l.command(run, p.Index)
+		if err == nil {
+			err = cmd.Start()
+		}
+		if err != nil {
+			if logf != nil {
+				fmt.Fprintf(logf, "suanli: cannot start: %v\n", err)
+				logf.Close()
+			}
+			cancel(errGangPeer)
+			results <- done{idx: p.Index, exit: 127, err: err}
+			continue
+		}
+		started++
+		go func(idx int, cmd *exec.Cmd, logf *os.File) {
+			t0 := time.Now()
+			waitErr := make(chan error, 1)
+			go func() { waitErr <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-waitErr:
+			case <-runCtx.Done():
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group; error means it is gone
+				err = <-waitErr
+			}
+			logf.Close()
+			exit := 0
+			if cmd.ProcessState != nil {
+				exit = cmd.ProcessState.ExitCode()
+				if exit < 0 { // killed by a signal
+					if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+						exit = 128 + int(ws.Signal())
+					}
+				}
+			}
+			if exit != 0 {
+				cancel(errGangPeer) // gang: one replica failing stops the rest
+			}
+			results <- done{idx: idx, exit: exit, usage: time.Since(t0), err: err}
+		}(p.Index, cmd, logf)
+	}
+	timer := time.AfterFunc(run.Spec.MaxDuration, func() { cancel(errTimedOut) })
+	go func() {
+		res := store.Result{State: core.JobSucceeded}
+		for range run.Placements {
+			d := <-results
+			res.Replicas = append(res.Replicas, store.ReplicaResult{Index: d.idx, ExitCode: intp(d.exit), UsageMs: d.usage.Milliseconds()})
+			if d.exit != 0 && res.ExitCode == nil {
+				res.ExitCode = intp(d.exit)
+			}
+		}
+		timer.Stop()
+		cause := context.Cause(runCtx)
+		switch {
+		case errors.Is(cause, errCancelled):
+			res.State, res.Reason = core.JobCancelled, "cancelled by request"
+		case errors.Is(cause, errTimedOut):
+			res.State, res.Reason = core.JobTimedOut, fmt.Sprintf("killed after max duration %s", run.Spec.MaxDuration)
+		case res.ExitCode != nil:
+			res.State = core.JobFailed
+			res.Reason = "exit code " + strconv.Itoa(*res.ExitCode)
+			if started < len(run.Placements) {
+				res.Reason = "a replica could not start"
+			}
+		default:
+			res.ExitCode = intp(0)
+		}
+		cancel(nil)
+		l.mu.Lock()
+		delete(l.runs, run.JobID)
+		stopped := l.stopped
+		l.mu.Unlock()
+		if stopped {
+			return // shutdown: the job is recovered at the next start
+		}
+		l.Outcomes <- Outcome{JobID: run.JobID, Result: res}
+	}()
+	return nil
+}
+
+func (l *Local) command(run Run, idx int) (*exec.Cmd, *os.File, error) {
+	logf, err := os.OpenFile(logPath(l.DataDir, run.JobID, idx), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command("/bin/sh", "-c", run.Spec.Command)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = LogDir(l.DataDir, run.JobID)
+	cmd.Env = append(os.Environ(),
+		"SUANLI_JOB_ID="+run.JobID,
+		"SUANLI_REPLICA="+strconv.Itoa(idx),
+		"SUANLI_REPLICAS="+strconv.Itoa(len(run.Placements)),
+		"SUANLI_ATTEMPT="+strconv.Itoa(run.Attempt),
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd, logf, nil
+}
+
+// Cancel stops a run; it reports whether the run was known. The outcome
+// (state cancelled) follows on the Outcomes channel.
+func (l *Local) Cancel(jobID string) bool {
+	l.mu.Lock()
+	r := l.runs[jobID]
+	l.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.cancel(errCancelled)
+	return true
+}
+
+// Stop kills every running process without reporting outcomes; used at
+// shutdown. The jobs stay running in the store and are requeued by
+// recovery at the next start (see sqlite.Store.RecoverLost).
+func (l *Local) Stop() {
+	l.mu.Lock()
+	l.stopped = true
+	runs := make([]*localRun, 0, len(l.runs))
+	for _, r := range l.runs {
+		runs = append(runs, r)
+	}
+	l.mu.Unlock()
+	for _, r := range runs {
+		r.cancel(errCancelled)
+	}
+}

@@ -1,0 +1,253 @@
+// Package server assembles one suanli process: the SQLite store, the demo
+// seed, the executors, the control loop, the REST API, the console, metrics
+// and health. `suanli up` and the end-to-end tests both use it.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/suanli/suanli/internal/api"
+	"github.com/suanli/suanli/internal/control"
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/executor"
+	"github.com/suanli/suanli/internal/seed"
+	"github.com/suanli/suanli/internal/store/sqlite"
+)
+
+// Defaults.
+const (
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultDataDir       = ".suanli"
+	DefaultCommissionBPS = 1000 // 10 % of every captured charge
+	shutdownTimeout      = 10 * time.Second
+	CredentialsFile      = "demo-credentials.json"
+	settingSeeded        = "seeded"
+	settingCommission    = "commission_bps"
+)
+
+// Config configures a server.
+type Config struct {
+	DataDir       string
+	Addr          string // host:port; port 0 picks a free one
+	CommissionBPS int64  // 0 keeps the stored value (or the default on first start)
+	Log           *slog.Logger
+	LoopInterval  time.Duration
+}
+
+// Server is a running suanli process.
+type Server struct {
+	Store       *sqlite.Store
+	Loop        *control.Loop
+	URL         string // http://host:port
+	Credentials seed.Credentials
+
+	cfg     Config
+	http    *http.Server
+	local   *executor.Local
+	sim     *executor.Simulated
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+// Open starts a server: it opens (and on first start seeds) the store,
+// recovers jobs lost in the last stop, listens, and starts serving and the
+// control loop. The listen error surfaces here, synchronously.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Store: st, cfg: cfg}
+	if err := s.open(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	cfg, st := s.cfg, s.Store
+	bps, err := s.commission(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	if err := s.seed(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	requeued, failed, err := st.RecoverLost(ctx, core.ExecutorLocal)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("recover: %w", err)
+	}
+	if requeued+failed > 0 {
+		cfg.Log.Warn("jobs lost in the last stop", "requeued", requeued, "failed", failed)
+	}
+
+	outcomes := make(chan executor.Outcome, executor.OutcomeQueueMax)
+	s.local = executor.NewLocal(cfg.DataDir, outcomes)
+	s.sim = executor.NewSimulated(cfg.DataDir, outcomes)
+	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim},
+		outcomes, bps, cfg.Log)
+	if cfg.LoopInterval > 0 {
+		s.Loop.Interval = cfg.LoopInterval
+	}
+	m := newMetrics(func(ctx context.Context) (map[core.JobState]int, error) { return st.JobCounts(ctx, "") })
+	s.Loop.OnCycle = func(d time.Duration, placed int) {
+		m.cycle.Observe(d.Seconds())
+		m.placed.Add(float64(placed))
+	}
+	s.Loop.OnFinish = func(j core.Job) { m.finished.WithLabelValues(string(j.State)).Inc() }
+
+	mux := http.NewServeMux()
+	apiSrv := &api.Server{Store: st, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
+		Quote: func(ctx context.Context, spec core.JobSpec) (core.Micros, error) { return control.Quote(ctx, st, spec) },
+		Logs: func(_ context.Context, j core.Job) (string, error) {
+			return executor.ReadLogs(cfg.DataDir, j.ID, len(j.Spec.Replicas))
+		},
+	}
+	apiSrv.Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := st.Setting(r.Context(), settingSeeded); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mountConsole(mux, s, cfg)
+
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.http = &http.Server{Handler: limitBody(mux), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("http serve", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		_ = s.Loop.Run(loopCtx) // returns nil when loopCtx ends
+	}()
+	return nil
+}
+
+// limitBody caps every request body (the API also caps per operation, with
+// a 413 in its own error format).
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, api.BodyBytesMax+1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) commission(ctx context.Context) (int64, error) {
+	stored, err := s.Store.Setting(ctx, settingCommission)
+	if err != nil {
+		return 0, err
+	}
+	bps := s.cfg.CommissionBPS
+	if bps == 0 {
+		if stored != "" {
+			return strconv.ParseInt(stored, 10, 64)
+		}
+		bps = DefaultCommissionBPS
+	}
+	if bps < 0 || bps > core.CommissionBPSMax {
+		return 0, core.FieldErrorf("commission", "must be 0..%d basis points", core.CommissionBPSMax)
+	}
+	return bps, s.Store.SetSetting(ctx, settingCommission, strconv.FormatInt(bps, 10))
+}
+
+// seed builds the demo network on first start and (re)writes the
+// credentials file with this server's address.
+func (s *Server) seed(ctx context.Context) error {
+	path := filepath.Join(s.cfg.DataDir, CredentialsFile)
+	done, err := s.Store.Setting(ctx, settingSeeded)
+	if err != nil {
+		return err
+	}
+	if done != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("seeded data dir without %s: %w", CredentialsFile, err)
+		}
+		if err := json.Unmarshal(raw, &s.Credentials); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		t0 := time.Now()
+		if s.Credentials, err = seed.Run(ctx, s.Store); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		s.cfg.Log.Info("seeded demo network", "took", time.Since(t0).Round(time.Millisecond))
+	}
+	s.Credentials.Server = s.URL
+	raw, err := json.MarshalIndent(s.Credentials, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if done == "" {
+		return s.Store.SetSetting(ctx, settingSeeded, s.Store.Now().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Close stops serving, stops the loop and the executors (local processes
+// are killed and requeued at the next start; simulated runs resume), and
+// closes the store.
+func (s *Server) Close() error {
+	var err error
+	s.closeMu.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		err = s.http.Shutdown(ctx)
+		s.cancel()
+		s.wg.Wait()
+		s.local.Stop()
+		s.sim.Stop()
+		err = errors.Join(err, s.Store.Close())
+	})
+	return err
+}

@@ -1,0 +1,77 @@
+// Package store holds the types shared by suanli's store implementations
+// (filters, results, plan assignments), so that consumers can define the
+// small interfaces they need without importing a database package.
+package store
+
+import (
+	"time"
+
+	"github.com/suanli/suanli/internal/core"
+)
+
+// Page limits.
+const (
+	JobsPageMax      = 500
+	EventsPerJobMax  = 1000
+	TransfersPageMax = 1000
+	HoursMax         = 24 * 31
+)
+
+// JobFilter selects jobs. Empty fields do not filter.
+type JobFilter struct {
+	TenantOrgID   string
+	ProviderOrgID string // jobs placed on this provider's centers
+	State         core.JobState
+	CenterID      string
+	Limit         int // capped at JobsPageMax
+	Offset        int
+}
+
+// TransferFilter selects transfers. Limit is capped at TransfersPageMax.
+type TransferFilter struct {
+	AccountID string // either side
+	JobID     string
+	Limit     int
+	Offset    int
+}
+
+// Assignment is one scheduling decision to commit.
+type Assignment struct {
+	JobID      string
+	CenterID   string
+	Placements []core.Placement
+}
+
+// ReplicaResult is how one replica ended.
+type ReplicaResult struct {
+	Index    int
+	ExitCode *int
+	UsageMs  int64
+}
+
+// Result is how a job ended.
+type Result struct {
+	State    core.JobState
+	ExitCode *int
+	Reason   string
+	Replicas []ReplicaResult
+}
+
+// Revenue is money captured from tenants in a period, and its split.
+type Revenue struct {
+	Gross      core.Micros `json:"gross_micros"`
+	Provider   core.Micros `json:"provider_micros"`
+	Commission core.Micros `json:"commission_micros"`
+}
+
+// HourlyPoint is one hour of activity.
+type HourlyPoint struct {
+	Hour     time.Time   `json:"hour"`
+	Revenue  core.Micros `json:"revenue_micros"`
+	Finished int         `json:"finished_jobs"`
+}
+
+// NodeUsage is what active placements hold on one node.
+type NodeUsage struct {
+	CPUMilli, MemMiB, Accel int64
+}
