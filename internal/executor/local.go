@@ -80,6 +80,7 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 	started := 0
 	for _, p := range run.Placements {
 		cmd, logf, err := l.command(run, p.Index)
+		t0 := time.Now() // wall time is billed from the fork
 		if err == nil {
 			err = cmd.Start()
 		}
@@ -93,8 +94,7 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 			continue
 		}
 		started++
-		go func(idx int, cmd *exec.Cmd, logf *os.File) {
-			t0 := time.Now()
+		go func(idx int, cmd *exec.Cmd, logf *os.File, t0 time.Time) {
 			waitErr := make(chan error, 1)
 			go func() { waitErr <- cmd.Wait() }()
 			var err error
@@ -118,7 +118,7 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 				cancel(errGangPeer) // gang: one replica failing stops the rest
 			}
 			results <- done{idx: idx, exit: exit, usage: time.Since(t0), err: err}
-		}(p.Index, cmd, logf)
+		}(p.Index, cmd, logf, t0)
 	}
 	timer := time.AfterFunc(run.Spec.MaxDuration, func() { cancel(errTimedOut) })
 	go func() {
