@@ -64,3 +64,13 @@ func SplitCommission(cost Micros, bps int64) (provider, commission Micros) {
 	commission = Micros(c.Int64())
 	return cost - commission, commission
 }
+
+// BilledMs is the billable part of a replica's wall time: per-second
+// billing (按秒计费), each started second counts in full. Money is then
+// rounded once, by Cost.
+func BilledMs(wallMs int64) int64 {
+	if wallMs <= 0 {
+		return 0
+	}
+	return (wallMs + 999) / 1000 * 1000
+}

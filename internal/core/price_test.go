@@ -96,3 +96,11 @@ func TestParseYuan(t *testing.T) {
 		t.Errorf("Yuan = %s, want 12.35", s)
 	}
 }
+
+func TestBilledMs(t *testing.T) {
+	for _, tt := range []struct{ in, want int64 }{{-5, 0}, {0, 0}, {1, 1000}, {999, 1000}, {1000, 1000}, {1001, 2000}, {3_600_000, 3_600_000}} {
+		if got := BilledMs(tt.in); got != tt.want {
+			t.Errorf("BilledMs(%d) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}

@@ -81,10 +81,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("logs = %q, %v; want stdout and stderr", logs, err)
 	}
 	// 1 core at 0.04 CNY/core-hour + 0.25 GiB at 0.005 CNY/GiB-hour = 41,250 micros an hour,
-	// charged for the measured wall time and rounded half up once.
+	// charged per started second of wall time and rounded half up once.
 	usageMs := int64(local.UsageS*1000 + 0.5)
-	if usageMs < 300 || usageMs > 30_000 {
-		t.Errorf("local job usage = %d ms, want at least the 300 ms it slept", usageMs)
+	if usageMs%1000 != 0 || usageMs < 1000 || usageMs > 30_000 {
+		t.Errorf("local job usage = %d ms, want whole seconds covering the 300 ms it slept", usageMs)
 	}
 	if want := core.Micros((41_250*usageMs + 1_800_000) / 3_600_000); local.CostMicros != want {
 		t.Errorf("local job cost = %d for %d ms, want %d", local.CostMicros, usageMs, want)

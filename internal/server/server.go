@@ -42,7 +42,7 @@ const (
 type Config struct {
 	DataDir       string
 	Addr          string // host:port; port 0 picks a free one
-	CommissionBPS int64  // 0 keeps the stored value (or the default on first start)
+	CommissionBPS *int64 // nil keeps the stored value (DefaultCommissionBPS on first start)
 	Log           *slog.Logger
 	LoopInterval  time.Duration
 }
@@ -180,12 +180,12 @@ func (s *Server) commission(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	bps := s.cfg.CommissionBPS
-	if bps == 0 {
-		if stored != "" {
-			return strconv.ParseInt(stored, 10, 64)
-		}
-		bps = DefaultCommissionBPS
+	var bps int64 = DefaultCommissionBPS
+	switch {
+	case s.cfg.CommissionBPS != nil:
+		bps = *s.cfg.CommissionBPS
+	case stored != "":
+		return strconv.ParseInt(stored, 10, 64)
 	}
 	if bps < 0 || bps > core.CommissionBPSMax {
 		return 0, core.FieldErrorf("commission", "must be 0..%d basis points", core.CommissionBPSMax)

@@ -297,8 +297,8 @@ func (s *Store) MarkRunning(ctx context.Context, jobID, msg string) error {
 // FinishJob records a job's end and settles its money in the same
 // transaction: the hold is posted for the actual cost (the rest released),
 // and the cost is split between the center's provider and the operator's
-// commission (bps of the cost). Billed time per replica is capped at the
-// job's max duration.
+// commission (bps of the cost). Billed time per replica is its wall time
+// rounded up to whole seconds (core.BilledMs), capped at the max duration.
 func (s *Store) FinishJob(ctx context.Context, jobID string, r store.Result, commissionBPS int64) (core.Job, error) {
 	if !r.State.Terminal() {
 		panic("FinishJob: non-terminal state " + string(r.State))
@@ -335,7 +335,7 @@ func (t *tx) finish(ctx context.Context, j core.Job, r store.Result, commissionB
 	}
 	for _, p := range j.Placements {
 		rr := byIdx[p.Index]
-		billed := min(max(rr.UsageMs, 0), maxMs)
+		billed := min(core.BilledMs(rr.UsageMs), maxMs)
 		usage += billed
 		core.CostTerm(sum, p.RateScaled, billed)
 		var exit any
