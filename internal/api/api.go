@@ -20,7 +20,8 @@ import (
 	"github.com/suanli/suanli/internal/store"
 )
 
-// BodyBytesMax bounds request bodies; larger ones get 413.
+// BodyBytesMax bounds request bodies; larger ones get 413. (huma refuses a
+// body that reaches its limit, hence the +1 where operations set it.)
 const BodyBytesMax = 1 << 20
 
 // Store is what the API needs from the database.
@@ -129,7 +130,7 @@ func (s *Server) routes(a huma.API) {
 		Summary: "The accelerator catalog with the source of each figure", Tags: []string{"centers"}}, s.listAccelerators)
 	huma.Register(a, huma.Operation{OperationID: "submit-job", Method: http.MethodPost, Path: "/api/v1/jobs",
 		Summary: "Submit a batch job (tenant)", Tags: []string{"jobs"}, DefaultStatus: http.StatusCreated,
-		MaxBodyBytes: BodyBytesMax}, s.submitJob)
+		MaxBodyBytes: BodyBytesMax + 1}, s.submitJob)
 	huma.Register(a, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: "/api/v1/jobs",
 		Summary: "List jobs visible to the caller", Tags: []string{"jobs"}}, s.listJobs)
 	huma.Register(a, huma.Operation{OperationID: "get-job", Method: http.MethodGet, Path: "/api/v1/jobs/{id}",
@@ -143,7 +144,7 @@ func (s *Server) routes(a huma.API) {
 	huma.Register(a, huma.Operation{OperationID: "get-wallet", Method: http.MethodGet, Path: "/api/v1/wallet",
 		Summary: "A tenant's wallet (operators pass org_id)", Tags: []string{"money"}}, s.getWallet)
 	huma.Register(a, huma.Operation{OperationID: "topup-wallet", Method: http.MethodPost, Path: "/api/v1/wallet/topup",
-		Summary: "Credit a tenant's wallet (operator)", Tags: []string{"money"}, MaxBodyBytes: BodyBytesMax}, s.topUp)
+		Summary: "Credit a tenant's wallet (operator)", Tags: []string{"money"}, MaxBodyBytes: BodyBytesMax + 1}, s.topUp)
 	huma.Register(a, huma.Operation{OperationID: "list-transfers", Method: http.MethodGet, Path: "/api/v1/ledger/transfers",
 		Summary: "Ledger transfers (operator: all; tenant: its wallet's; provider: its payable's)", Tags: []string{"money"}}, s.listTransfers)
 	huma.Register(a, huma.Operation{OperationID: "check-ledger", Method: http.MethodGet, Path: "/api/v1/ledger/check",

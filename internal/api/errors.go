@@ -83,6 +83,11 @@ func installErrorModel() {
 			}
 			if len(e.Errors) > 0 {
 				first := e.Errors[0]
+				// Name the missing property itself, not just "body".
+				if prop, ok := strings.CutPrefix(first.Message, "expected required property "); ok {
+					prop, _, _ = strings.Cut(prop, " ")
+					first.Location = strings.TrimSuffix(first.Location+"."+prop, ".")
+				}
 				e.Field = first.Location
 				e.Message = fmt.Sprintf("%s: %s", strings.TrimSuffix(msg, "."), first.Message)
 				if first.Location != "" {

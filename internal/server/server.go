@@ -167,13 +167,25 @@ func (s *Server) open(ctx context.Context) error {
 }
 
 // limitBody caps every request body (the API also caps per operation, with
-// a 413 in its own error format).
+// a 413 in its own error format). A 413 closes the connection: the unread
+// rest of the body must not be parsed as the next request.
 func limitBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, api.BodyBytesMax+1)
-		h.ServeHTTP(w, r)
+		r.Body = http.MaxBytesReader(w, r.Body, api.BodyBytesMax+2)
+		h.ServeHTTP(closeOnTooLarge{w}, r)
 	})
 }
+
+type closeOnTooLarge struct{ http.ResponseWriter }
+
+func (c closeOnTooLarge) WriteHeader(status int) {
+	if status == http.StatusRequestEntityTooLarge {
+		c.Header().Set("Connection", "close")
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c closeOnTooLarge) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (s *Server) commission(ctx context.Context) (int64, error) {
 	stored, err := s.Store.Setting(ctx, settingCommission)
