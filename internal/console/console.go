@@ -96,6 +96,15 @@ func New(src Source, now func() time.Time) *Console {
 	return c
 }
 
+// WithLogger makes the console log to l instead of slog.Default() and
+// returns c. Call it before the console serves requests.
+func (c *Console) WithLogger(l *slog.Logger) *Console {
+	if l != nil {
+		c.log = l
+	}
+	return c
+}
+
 // ServeHTTP serves the console. It recovers from a panic in a handler,
 // logs the stack and answers with the generic error page.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +171,7 @@ func (c *Console) page(h handler) http.Handler {
 		p, err := c.principal(r)
 		if err != nil {
 			if core.ErrorCode(err) != core.EUnauthorized {
-				c.fail(w, r, L, err)
+				c.fail(w, r, L, nil, err)
 				return
 			}
 			c.toLogin(w, r)
@@ -175,7 +184,7 @@ func (c *Console) page(h handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Add("Vary", "Cookie, Authorization, Accept-Language, HX-Request")
 		if err := h(w, rq); err != nil {
-			c.fail(w, r, L, err)
+			c.fail(w, r, L, rq, err)
 		}
 	})
 }
@@ -243,7 +252,7 @@ func statusOf(code string) int {
 
 // fail shows err. Coded user errors show their message; anything else is
 // logged with detail and shown as "internal error".
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, L *catalog, err error) {
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, L *catalog, rq *request, err error) {
 	code := core.ErrorCode(err)
 	status := statusOf(code)
 	msg := ""
@@ -258,25 +267,24 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, L *catalog, err e
 	if r.Header.Get("HX-Request") == "true" {
 		// htmx does not swap 4xx/5xx responses by default; the fragment is
 		// for clients that do, and the status tells the rest.
-		c.renderFragment(w, status, "error", "error-box", c.base(r, L, nil, "", ""), d)
+		c.renderFragment(w, status, "error", "error-box", c.base(r, L, rq, "", ""), d)
 		return
 	}
-	c.render(w, status, "error", c.base(r, L, nil, "", L.T("error.title")), d)
+	c.render(w, status, "error", c.base(r, L, rq, "", L.T("error.title")), d)
 }
 
 // pageData is what every page template gets: the catalog, the nav state
 // and the page's own data in D.
 type pageData struct {
-	L        *catalog
-	Nav      string // active nav item
-	Title    string
-	User     *userInfo // nil when not signed in
-	LangZh   string    // URL of this page in Chinese
-	LangEn   string
-	Charts   bool   // load ECharts
-	V        string // static version
-	CSRFNote string
-	D        any
+	L      *catalog
+	Nav    string // active nav item
+	Title  string
+	User   *userInfo // nil when not signed in
+	LangZh string    // URL of this page in Chinese
+	LangEn string
+	Charts bool   // load ECharts
+	V      string // static version
+	D      any
 }
 
 type userInfo struct {

@@ -18,6 +18,7 @@ var funcs = template.FuncMap{
 	"yuan":   func(m core.Micros) string { return m.Yuan() },
 	"pf":     formatPFLOPS,
 	"pct":    formatPercent,
+	"pctw":   barWidth,
 	"ts":     formatTime,
 	"tsp":    formatTimePtr,
 	"dur":    formatDuration,
@@ -49,6 +50,14 @@ func formatPercent(f float64) string {
 		return "—"
 	}
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+// barWidth is the CSS width of a utilization bar, clamped to 0..100 %.
+func barWidth(f float64) string {
+	if math.IsNaN(f) || f < 0 {
+		f = 0
+	}
+	return strconv.FormatFloat(math.Min(f, 1)*100, 'f', 1, 64) + "%"
 }
 
 func formatTime(t time.Time) string {
