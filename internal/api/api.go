@@ -29,6 +29,8 @@ type Store interface {
 	Authenticate(ctx context.Context, token string) (core.Principal, error)
 	Org(ctx context.Context, id string) (core.Org, error)
 	Orgs(ctx context.Context, role core.Role) ([]core.Org, error)
+	CreateOrg(ctx context.Context, name, creditCode string, role core.Role) (core.Org, error)
+	CreateToken(ctx context.Context, orgID, name string) (string, error)
 	Centers(ctx context.Context) ([]core.Center, error)
 	Center(ctx context.Context, idOrName string) (core.Center, error)
 	CenterStats(ctx context.Context) (map[string]*core.CenterStats, error)
@@ -151,6 +153,12 @@ func (s *Server) routes(a huma.API) {
 		Summary: "Verify the ledger's invariants (operator)", Tags: []string{"money"}}, s.checkLedger)
 	huma.Register(a, huma.Operation{OperationID: "list-orgs", Method: http.MethodGet, Path: "/api/v1/orgs",
 		Summary: "Organizations (operator)", Tags: []string{"orgs"}}, s.listOrgs)
+	huma.Register(a, huma.Operation{OperationID: "create-org", Method: http.MethodPost, Path: "/api/v1/orgs",
+		Summary: "Register an organization with its unified social credit code (operator)", Tags: []string{"orgs"},
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: BodyBytesMax + 1}, s.createOrg)
+	huma.Register(a, huma.Operation{OperationID: "create-token", Method: http.MethodPost, Path: "/api/v1/orgs/{id}/tokens",
+		Summary: "Mint an API token for an organization (operator); the token is shown once", Tags: []string{"orgs"},
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: BodyBytesMax + 1}, s.createToken)
 	huma.Register(a, huma.Operation{OperationID: "whoami", Method: http.MethodGet, Path: "/api/v1/whoami",
 		Summary: "The caller's organization and role", Tags: []string{"orgs"}}, s.whoami)
 	huma.Register(a, huma.Operation{OperationID: "overview", Method: http.MethodGet, Path: "/api/v1/overview",

@@ -513,6 +513,62 @@ func (s *Server) listOrgs(ctx context.Context, _ *struct{}) (*orgsOut, error) {
 	return out, nil
 }
 
+type createOrgIn struct {
+	Body struct {
+		Name       string    `json:"name" minLength:"1" maxLength:"200"`
+		CreditCode string    `json:"credit_code" minLength:"18" maxLength:"18" doc:"统一社会信用代码 (GB 32100), checked with its check character."`
+		Role       core.Role `json:"role" enum:"tenant,provider,operator"`
+	}
+}
+
+type orgOut struct{ Body core.Org }
+
+func (s *Server) createOrg(ctx context.Context, in *createOrgIn) (*orgOut, error) {
+	if principal(ctx).Role != core.RoleOperator {
+		return nil, forbidden("only the operator registers organizations")
+	}
+	o, err := s.Store.CreateOrg(ctx, in.Body.Name, in.Body.CreditCode, in.Body.Role)
+	if err != nil {
+		return nil, fail(s.Log, err)
+	}
+	return &orgOut{Body: o}, nil
+}
+
+type createTokenIn struct {
+	ID   string `path:"id" maxLength:"128"`
+	Body struct {
+		Name string `json:"name,omitempty" maxLength:"100" doc:"A label for the token, e.g. the person or system using it."`
+	}
+}
+
+type tokenOut struct {
+	Body struct {
+		OrgID string    `json:"org_id"`
+		Role  core.Role `json:"role"`
+		Token string    `json:"token" doc:"Shown once; only its hash is stored."`
+	}
+}
+
+func (s *Server) createToken(ctx context.Context, in *createTokenIn) (*tokenOut, error) {
+	if principal(ctx).Role != core.RoleOperator {
+		return nil, forbidden("only the operator mints tokens")
+	}
+	o, err := s.Store.Org(ctx, in.ID)
+	if err != nil {
+		if core.ErrorCode(err) == core.ENotFound {
+			return nil, notFound("organization", in.ID)
+		}
+		return nil, fail(s.Log, err)
+	}
+	tok, err := s.Store.CreateToken(ctx, o.ID, in.Body.Name)
+	if err != nil {
+		return nil, fail(s.Log, err)
+	}
+	out := &tokenOut{}
+	out.Body.OrgID, out.Body.Role, out.Body.Token = o.ID, o.Role, tok
+	return out, nil
+}
+
 type whoamiOut struct{ Body core.Org }
 
 func (s *Server) whoami(ctx context.Context, _ *struct{}) (*whoamiOut, error) {

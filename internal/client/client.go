@@ -242,3 +242,23 @@ func (c *Client) Wait(ctx context.Context, id string, pollEvery time.Duration, p
 		}
 	}
 }
+
+// Orgs lists organizations (operator).
+func (c *Client) Orgs(ctx context.Context) ([]core.Org, error) {
+	var out struct{ Orgs []core.Org }
+	return out.Orgs, c.do(ctx, http.MethodGet, "/api/v1/orgs", nil, &out)
+}
+
+// CreateOrg registers an organization (operator).
+func (c *Client) CreateOrg(ctx context.Context, name, creditCode string, role core.Role) (core.Org, error) {
+	var out core.Org
+	in := map[string]any{"name": name, "credit_code": creditCode, "role": role}
+	return out, c.do(ctx, http.MethodPost, "/api/v1/orgs", in, &out)
+}
+
+// CreateToken mints a token for an organization (operator).
+func (c *Client) CreateToken(ctx context.Context, orgID, name string) (string, error) {
+	var out struct{ Token string }
+	in := map[string]any{"name": name}
+	return out.Token, c.do(ctx, http.MethodPost, "/api/v1/orgs/"+url.PathEscape(orgID)+"/tokens", in, &out)
+}

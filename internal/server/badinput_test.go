@@ -107,6 +107,13 @@ func TestBadInput(t *testing.T) {
 		{"bad limit", "GET", jobs + "?limit=-1", tok, "", 422, "invalid", "limit"},
 		{"another tenant's wallet", "GET", s.URL + "/api/v1/wallet?org_id=" + other.ID, tok, "", 404, "not_found", ""},
 		{"tenant cannot list orgs", "GET", s.URL + "/api/v1/orgs", tok, "", 403, "forbidden", ""},
+		{"bad credit code check character", "POST", s.URL + "/api/v1/orgs", s.Credentials.Operator.Token, `{"name":"X","credit_code":"914403001922038217","role":"tenant"}`, 422, "invalid", "credit_code"},
+		{"credit code with a forbidden letter", "POST", s.URL + "/api/v1/orgs", s.Credentials.Operator.Token, `{"name":"X","credit_code":"91440300192203821I","role":"tenant"}`, 422, "invalid", "credit_code"},
+		{"duplicate credit code", "POST", s.URL + "/api/v1/orgs", s.Credentials.Operator.Token, `{"name":"X","credit_code":"` + other.CreditCode + `","role":"tenant"}`, 409, "conflict", ""},
+		{"unknown role", "POST", s.URL + "/api/v1/orgs", s.Credentials.Operator.Token, `{"name":"X","credit_code":"914403001922038216","role":"king"}`, 422, "invalid", "role"},
+		{"tenant cannot create orgs", "POST", s.URL + "/api/v1/orgs", tok, `{"name":"X","credit_code":"914403001922038216","role":"tenant"}`, 403, "forbidden", ""},
+		{"token for unknown org", "POST", s.URL + "/api/v1/orgs/org-nope/tokens", s.Credentials.Operator.Token, `{}`, 404, "not_found", ""},
+		{"unknown API path is JSON 404", "GET", s.URL + "/api/v1/nope", tok, "", 404, "not_found", ""},
 		{"tenant cannot check the ledger", "GET", s.URL + "/api/v1/ledger/check", tok, "", 403, "forbidden", ""},
 	}
 	for _, tt := range tests {
