@@ -210,6 +210,16 @@ func TestRestartKeepsDataAndRequeuesLostRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A simulated run in flight resumes from its recorded start.
+	sim := submit(t, tenant, api.JobRequest{DurationS: 3, MaxDurationS: 60, Constraints: core.Constraints{Center: "yc-hpc"},
+		Replicas: []api.ReplicaRequest{{CPUMilli: 64000, MemMiB: 1024}}})
+	for {
+		j, _ := tenant.Job(ctx, sim.ID)
+		if j.State == core.JobRunning {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	walletBefore, _ := tenant.Wallet(ctx, "")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -229,6 +239,12 @@ func TestRestartKeepsDataAndRequeuesLostRun(t *testing.T) {
 	again := waitJob(t, tenant2, lost.ID)
 	if again.State != core.JobSucceeded || again.Attempt != 1 {
 		t.Fatalf("lost run = %s attempt %d, want succeeded on attempt 1", again.State, again.Attempt)
+	}
+	simDone := waitJob(t, tenant2, sim.ID)
+	// 64 cores at 0.05 CNY/core-hour + 1 GiB at 0.005 for exactly the declared 3 s.
+	if simDone.State != core.JobSucceeded || simDone.Attempt != 0 || simDone.UsageS != 3 || simDone.CostMicros != 2671 {
+		t.Errorf("resumed simulated job = %s attempt %d usage %v cost %d, want succeeded attempt 0 usage 3 cost 2671",
+			simDone.State, simDone.Attempt, simDone.UsageS, simDone.CostMicros)
 	}
 	evs, _ := tenant2.Events(ctx, lost.ID)
 	var requeued bool
