@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/suanli/suanli/internal/core"
@@ -29,6 +30,7 @@ const (
 type Store interface {
 	Centers(ctx context.Context) ([]core.Center, error)
 	Nodes(ctx context.Context, centerID string) ([]core.Node, error)
+	TopologyVersion(ctx context.Context) (int64, error)
 	Usage(ctx context.Context) (map[string]store.NodeUsage, error)
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
@@ -46,6 +48,7 @@ type Runner interface {
 // Loop is the control loop.
 type Loop struct {
 	Store         Store
+	Topology      *Topology
 	Runners       map[string]Runner // by core.Center.Executor
 	Outcomes      <-chan executor.Outcome
 	Policy        sched.Policy
@@ -64,7 +67,7 @@ type Loop struct {
 
 // New returns a loop; call Run to start it.
 func New(st Store, runners map[string]Runner, outcomes <-chan executor.Outcome, commissionBPS int64, log *slog.Logger) *Loop {
-	return &Loop{Store: st, Runners: runners, Outcomes: outcomes, Policy: sched.CheapestFirst{},
+	return &Loop{Store: st, Topology: NewTopology(st), Runners: runners, Outcomes: outcomes, Policy: sched.CheapestFirst{},
 		CommissionBPS: commissionBPS, Interval: DefaultInterval, Log: log,
 		wake: make(chan struct{}, 1), running: map[string]bool{}}
 }
@@ -182,21 +185,57 @@ func (l *Loop) cancels(ctx context.Context) error {
 	return nil
 }
 
+// Topology caches centers and nodes between changes: reading ~20,000 nodes
+// from SQLite takes tens of milliseconds, and they change only when a
+// center is registered or changes status (see TopologyVersion). It is safe
+// for concurrent use; the slices it returns are shared and must not be
+// modified.
+type Topology struct {
+	st      Store
+	mu      sync.Mutex
+	version int64
+	loaded  bool
+	centers []core.Center
+	nodes   []core.Node
+}
+
+// NewTopology returns an empty cache over st.
+func NewTopology(st Store) *Topology { return &Topology{st: st} }
+
+// Get returns the current centers and nodes.
+func (t *Topology) Get(ctx context.Context) ([]core.Center, []core.Node, error) {
+	v, err := t.st.TopologyVersion(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.loaded && v == t.version {
+		return t.centers, t.nodes, nil
+	}
+	centers, err := t.st.Centers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := t.st.Nodes(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	t.centers, t.nodes, t.version, t.loaded = centers, nodes, v, true
+	return centers, nodes, nil
+}
+
 // Snapshot reads the scheduler's input: centers, nodes with what is
 // allocated on them, and (if withQueue) the queued jobs.
-func Snapshot(ctx context.Context, st Store, withQueue bool) (sched.Snapshot, error) {
+func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sched.Snapshot, error) {
 	var s sched.Snapshot
-	centers, err := st.Centers(ctx)
+	centers, nodes, err := topo.Get(ctx)
 	if err != nil {
 		return s, err
 	}
 	for _, c := range centers {
 		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
 			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
-	}
-	nodes, err := st.Nodes(ctx, "")
-	if err != nil {
-		return s, err
 	}
 	used, err := st.Usage(ctx)
 	if err != nil {
@@ -231,8 +270,8 @@ func SchedJob(j core.Job) sched.Job {
 // Quote computes the hold for a job spec: the cost of every replica running
 // for its max duration at the most expensive center that could run it. It
 // fails with EUnschedulable when no center could ever run the spec.
-func Quote(ctx context.Context, st Store, spec core.JobSpec) (core.Micros, error) {
-	s, err := Snapshot(ctx, st, false)
+func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (core.Micros, error) {
+	s, err := Snapshot(ctx, st, topo, false)
 	if err != nil {
 		return 0, err
 	}
@@ -245,7 +284,7 @@ func Quote(ctx context.Context, st Store, spec core.JobSpec) (core.Micros, error
 
 func (l *Loop) schedule(ctx context.Context) error {
 	t0 := time.Now()
-	s, err := Snapshot(ctx, l.Store, true)
+	s, err := Snapshot(ctx, l.Store, l.Topology, true)
 	if err != nil {
 		return err
 	}
@@ -273,7 +312,7 @@ func (l *Loop) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	centers, err := l.Store.Centers(ctx)
+	centers, _, err := l.Topology.Get(ctx)
 	if err != nil {
 		return err
 	}

@@ -307,6 +307,13 @@ func TestCheck(t *testing.T) {
 				ledger.Transfer{ID: "out", DebitAccountID: ledger.BankClearingID, CreditAccountID: "ghost", Amount: 5},
 				ledger.Transfer{ID: "back", DebitAccountID: "ghost", CreditAccountID: ledger.BankClearingID, Amount: 5})
 		}},
+		// Only the debits = credits sums see this: each listed account
+		// matches the journal and the account count matches too.
+		{"account listed twice while another is missing", func(as []ledger.Account, ts []ledger.Transfer) ([]ledger.Account, []ledger.Transfer) {
+			as[idx(as, ledger.BankClearingID)].DebitsPosted += 5
+			return append(as, as[idx(as, ledger.BankClearingID)]), append(ts,
+				ledger.Transfer{ID: "out", DebitAccountID: ledger.BankClearingID, CreditAccountID: "ghost", Amount: 5})
+		}},
 		{"void of an unknown pending", func(as []ledger.Account, ts []ledger.Transfer) ([]ledger.Account, []ledger.Transfer) {
 			return as, append(ts, ledger.Transfer{ID: "v?", DebitAccountID: w1, CreditAccountID: ledger.EscrowID,
 				PendingID: "nope", Flags: ledger.VoidPending})
@@ -619,8 +626,8 @@ func TestPropLedger(t *testing.T) {
 				md = next
 				g.md = md
 			}
-			if err := checkAgainst(m, md); err != nil {
-				t.Fatalf("seed %d step %d after %+v (err %v): %v", seed, step, b, err, err)
+			if bad := checkAgainst(m, md); bad != nil {
+				t.Fatalf("seed %d step %d after %+v (Apply: %v): %v", seed, step, b, err, bad)
 			}
 		}
 	}

@@ -52,6 +52,9 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 				return err
 			}
 		}
+		if err := t.bumpTopology(ctx); err != nil {
+			return err
+		}
 		st, err := t.PrepareContext(ctx, `INSERT INTO nodes(id, center_id, name, cpu_milli, mem_mib, accel_model,
 			accel_count, cpu_model, status) VALUES (?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
@@ -159,8 +162,25 @@ func (s *Store) SetCenterStatus(ctx context.Context, id, status string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("center", id)
 		}
-		return nil
+		return t.bumpTopology(ctx)
 	})
+}
+
+// bumpTopology records that centers or nodes changed, in the same
+// transaction as the change, so readers that cache the topology (the
+// scheduler's snapshot) know to reload it.
+func (t *tx) bumpTopology(ctx context.Context) error {
+	_, err := t.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES ('topology_version', '1')
+		ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)
+	return err
+}
+
+// TopologyVersion returns a number that changes whenever centers or nodes
+// change.
+func (s *Store) TopologyVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'topology_version'), 0)`).Scan(&v)
+	return v, err
 }
 
 // Nodes lists a center's nodes (all centers when centerID is empty).
