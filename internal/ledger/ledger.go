@@ -9,7 +9,9 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/suanli/suanli/internal/core"
@@ -130,6 +132,11 @@ func apply(ctx context.Context, tx Tx, t Transfer) error {
 	if old, ok, err := tx.Transfer(ctx, t.ID); err != nil {
 		return err
 	} else if ok {
+		if (t.Flags == PostPending || t.Flags == VoidPending) && t.DebitAccountID == "" && t.CreditAccountID == "" {
+			// A resolution may name only its hold; Apply stored it with
+			// the hold's accounts filled in.
+			t.DebitAccountID, t.CreditAccountID = old.DebitAccountID, old.CreditAccountID
+		}
 		if diff := differs(old, t); diff != "" {
 			return core.Errorf(core.EConflict, "transfer %s exists with different %s", t.ID, diff)
 		}
@@ -159,6 +166,8 @@ func differs(a, b Transfer) string {
 		return "pending_id"
 	case a.Code != b.Code:
 		return "code"
+	case a.JobID != b.JobID:
+		return "job_id"
 	}
 	return ""
 }
@@ -178,12 +187,16 @@ func applyNew(ctx context.Context, tx Tx, t Transfer) error {
 	if err != nil {
 		return err
 	}
+	var err1, err2 error
 	if t.Flags == Pending {
-		dr.DebitsPending += t.Amount
-		cr.CreditsPending += t.Amount
+		dr.DebitsPending, err1 = add(dr.DebitsPending, t.Amount)
+		cr.CreditsPending, err2 = add(cr.CreditsPending, t.Amount)
 	} else {
-		dr.DebitsPosted += t.Amount
-		cr.CreditsPosted += t.Amount
+		dr.DebitsPosted, err1 = add(dr.DebitsPosted, t.Amount)
+		cr.CreditsPosted, err2 = add(cr.CreditsPosted, t.Amount)
+	}
+	if err := errors.Join(err1, err2); err != nil {
+		return err
 	}
 	if err := checkLimits(dr, cr); err != nil {
 		return err
@@ -227,8 +240,12 @@ func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
 	}
 	dr.DebitsPending -= p.Amount
 	cr.CreditsPending -= p.Amount
-	dr.DebitsPosted += t.Amount
-	cr.CreditsPosted += t.Amount
+	var err1, err2 error
+	dr.DebitsPosted, err1 = add(dr.DebitsPosted, t.Amount)
+	cr.CreditsPosted, err2 = add(cr.CreditsPosted, t.Amount)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
 	if dr.DebitsPending < 0 || cr.CreditsPending < 0 {
 		panic("ledger: pending balance below zero") // the hold was counted when created
 	}
@@ -244,12 +261,23 @@ func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
 	return tx.InsertTransfer(ctx, t)
 }
 
+// add adds two non-negative balances, refusing to overflow: a wrapped
+// balance would slip past every limit check.
+func add(a, b core.Micros) (core.Micros, error) {
+	if b > math.MaxInt64-a {
+		return 0, core.FieldErrorf("amount", "balance would overflow")
+	}
+	return a + b, nil
+}
+
 func checkLimits(dr, cr Account) error {
-	if dr.Flags&DebitsMustNotExceedCredits != 0 && dr.DebitsPending+dr.DebitsPosted > dr.CreditsPosted {
+	if dr.Flags&DebitsMustNotExceedCredits != 0 && (dr.DebitsPending > math.MaxInt64-dr.DebitsPosted ||
+		dr.DebitsPending+dr.DebitsPosted > dr.CreditsPosted) {
 		return core.Errorf(core.EInsufficientFunds, "account %s: available %s CNY is not enough",
 			dr.ID, (dr.CreditsPosted - dr.DebitsPosted - (dr.DebitsPending)).Exact())
 	}
-	if cr.Flags&CreditsMustNotExceedDebits != 0 && cr.CreditsPending+cr.CreditsPosted > cr.DebitsPosted {
+	if cr.Flags&CreditsMustNotExceedDebits != 0 && (cr.CreditsPending > math.MaxInt64-cr.CreditsPosted ||
+		cr.CreditsPending+cr.CreditsPosted > cr.DebitsPosted) {
 		return core.Errorf(core.EInsufficientFunds, "account %s: credits would exceed debits", cr.ID)
 	}
 	return nil

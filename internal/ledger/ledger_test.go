@@ -359,13 +359,12 @@ func idx(as []ledger.Account, id string) int {
 	panic("no account " + id)
 }
 
-// TestBugReplayOfResolutionConflicts: the store posts and voids holds with
+// TestRegressionReplayOfResolutionConflicts (found by the tests, fixed): the store posts and voids holds with
 // only a pending id (sqlite settle); Apply stores the resolution with the
 // hold's accounts filled in, so replaying the very same request is compared
 // against different account ids and fails with a conflict instead of being
 // a no-op. A retried settlement therefore errors.
-func TestBugReplayOfResolutionConflicts(t *testing.T) {
-	t.Skip("bug: replaying a post/void submitted without account ids returns EConflict, not a no-op")
+func TestRegressionReplayOfResolutionConflicts(t *testing.T) {
 	for _, r := range []ledger.Transfer{post("cap", "h", 10), void("cap", "h")} {
 		m := fixture()
 		m.must(t, topup("top", "t1", 100), hold("h", "t1", 60), r)
@@ -379,11 +378,10 @@ func TestBugReplayOfResolutionConflicts(t *testing.T) {
 	}
 }
 
-// TestBugAmountOverflowBypassesLimit: Apply adds amounts with no overflow
+// TestRegressionAmountOverflowBypassesLimit (found by the tests, fixed): Apply adds amounts with no overflow
 // check, so a huge hold wraps DebitsPending negative and passes
 // DebitsMustNotExceedCredits on a wallet holding 10 micros.
-func TestBugAmountOverflowBypassesLimit(t *testing.T) {
-	t.Skip("bug: no int64 overflow check; a hold of MaxInt64 on top of another wraps and passes the overdraft guard")
+func TestRegressionAmountOverflowBypassesLimit(t *testing.T) {
 	m := fixture()
 	m.must(t, topup("top", "t1", 10), hold("h1", "t1", 1))
 	err := m.apply(t0, hold("h2", "t1", math.MaxInt64))
@@ -392,10 +390,9 @@ func TestBugAmountOverflowBypassesLimit(t *testing.T) {
 	}
 }
 
-// TestBugReplayIgnoresJobID: differs() does not compare JobID, so the same
+// TestRegressionReplayIgnoresJobID (found by the tests, fixed): differs() does not compare JobID, so the same
 // transfer id reused for another job is silently taken as a replay.
-func TestBugReplayIgnoresJobID(t *testing.T) {
-	t.Skip("bug: idempotency check ignores job_id; same id for a different job is a silent no-op, not EConflict")
+func TestRegressionReplayIgnoresJobID(t *testing.T) {
 	m := fixture()
 	first := with(hold("h", "t1", 10), func(t *ledger.Transfer) { t.JobID = "job-1" })
 	m.must(t, topup("top", "t1", 100), first)

@@ -161,10 +161,11 @@ func Eligible(c Center, job Job) (bool, string) {
 
 // nodeFits reports whether replica r fits in the free capacity of n (or its
 // total capacity when total is set) and the price of the node's model.
-func nodeFits(n *Node, r core.Replica, prices core.PriceBook, domesticOnly, total bool) (int64, bool) {
+func nodeFits(n *Node, r core.Replica, c Center, domesticOnly, total bool) (int64, bool) {
 	if !n.Ready {
 		return 0, false
 	}
+	prices := c.Prices
 	usedCPU, usedMem, usedAccel := n.UsedCPU, n.UsedMem, n.UsedAccel
 	if total {
 		usedCPU, usedMem, usedAccel = 0, 0, 0
@@ -178,12 +179,15 @@ func nodeFits(n *Node, r core.Replica, prices core.PriceBook, domesticOnly, tota
 		}
 	}
 	if domesticOnly {
-		// Domestic-only means the chips the job uses are domestic: the
-		// accelerator for accelerator jobs, the CPU otherwise.
+		// Domestic-only means the chips the replica uses are domestic: the
+		// accelerator for accelerator replicas, the center's (domestic)
+		// CPUs otherwise.
 		if r.AccelCount > 0 {
 			if a, ok := core.LookupAccelerator(n.AccelModel); !ok || !a.Domestic {
 				return 0, false
 			}
+		} else if !c.Domestic {
+			return 0, false
 		}
 	}
 	model := ""
@@ -282,7 +286,7 @@ func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 	for _, r := range job.Replicas {
 		best, found := int64(0), false
 		for _, n := range st.nodes[c.ID] {
-			if rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
+			if rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
 				best, found = rate, true
 			}
 		}
@@ -299,19 +303,23 @@ func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 func (st *state) tryGang(c Center, job Job) *Decision {
 	d := &Decision{JobID: job.ID, CenterID: c.ID}
 	var placed []*Node
+	var placedIdx []int
 	rollback := func() {
-		for i, n := range placed {
-			r := job.Replicas[i]
+		for k, n := range placed {
+			r := job.Replicas[placedIdx[k]]
 			n.UsedCPU -= r.CPUMilli
 			n.UsedMem -= r.MemMiB
 			n.UsedAccel -= r.AccelCount
 		}
 	}
-	for i, r := range job.Replicas {
+	order := placementOrder(job.Replicas)
+	byIdx := make(map[int]core.Placement, len(order))
+	for _, i := range order {
+		r := job.Replicas[i]
 		var best *Node
 		var bestRate, bestLoad int64
 		for _, n := range st.nodes[c.ID] {
-			rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, false)
+			rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, false)
 			if !ok {
 				continue
 			}
@@ -324,6 +332,7 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 			rollback()
 			return nil
 		}
+		placedIdx = append(placedIdx, i)
 		best.UsedCPU += r.CPUMilli
 		best.UsedMem += r.MemMiB
 		best.UsedAccel += r.AccelCount
@@ -332,10 +341,34 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 		if r.AccelCount > 0 {
 			p.AccelModel = best.AccelModel
 		}
-		d.Placements = append(d.Placements, p)
+		byIdx[i] = p
 		d.RateScaled += bestRate
 	}
+	for i := range job.Replicas {
+		d.Placements = append(d.Placements, byIdx[i])
+	}
 	return d
+}
+
+// placementOrder returns replica indices largest first (accelerators, then
+// CPU, then memory; index breaks ties), so a small replica cannot take the
+// only node a large one fits on.
+func placementOrder(rs []core.Replica) []int {
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := rs[order[a]], rs[order[b]]
+		if x.AccelCount != y.AccelCount {
+			return x.AccelCount > y.AccelCount
+		}
+		if x.CPUMilli != y.CPUMilli {
+			return x.CPUMilli > y.CPUMilli
+		}
+		return x.MemMiB > y.MemMiB
+	})
+	return order
 }
 
 func summarize(reasons map[string]int) string {
@@ -368,6 +401,10 @@ func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
 		c.Available = true // an unavailable center may come back; it still bounds the price
 		if ok, why := Eligible(c, job); !ok {
 			reasons[why]++
+			continue
+		}
+		if job.Constraints.DomesticOnly && !c.Domestic && !anyDomesticAccel(job) {
+			reasons["domestic constraint"]++
 			continue
 		}
 		// The gang needs every replica on some node at once; check that on
@@ -407,7 +444,7 @@ func (st *state) maxRate(c Center, job Job) (int64, bool) {
 	for _, r := range job.Replicas {
 		worst, found := int64(0), false
 		for _, n := range st.nodes[c.ID] {
-			if rate, ok := nodeFits(n, r, c.Prices, job.Constraints.DomesticOnly, true); ok && rate > worst {
+			if rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, true); ok && rate > worst {
 				worst, found = rate, true
 			}
 		}

@@ -785,11 +785,10 @@ func TestEligible(t *testing.T) {
 	}
 }
 
-// TestBugQuoteIgnoresDomesticCenter: Schedule keeps a domestic-only CPU job
+// TestRegressionQuoteIgnoresDomesticCenter (found by the tests, fixed): Schedule keeps a domestic-only CPU job
 // off non-domestic centers, but Quote does not, so Quote accepts a job that
 // can never be placed (and prices it at a foreign center).
-func TestBugQuoteIgnoresDomesticCenter(t *testing.T) {
-	t.Skip("bug: Quote skips the center-level domestic check that Schedule applies to domestic-only CPU jobs")
+func TestRegressionQuoteIgnoresDomesticCenter(t *testing.T) {
 	s := sched.Snapshot{
 		Centers: []sched.Center{makeCenter("c1").Obj()}, // not domestic
 		Nodes:   []sched.Node{makeNode("n1").Obj()},
@@ -804,13 +803,12 @@ func TestBugQuoteIgnoresDomesticCenter(t *testing.T) {
 	}
 }
 
-// TestBugGreedyGangMissesFeasiblePlacement: replicas are placed in index
+// TestRegressionGreedyGangMissesFeasiblePlacement (found by the tests, fixed): replicas are placed in index
 // order on the least-loaded node, so a small replica can take the only node
 // a larger one fits on. On an idle center the gang below stays pending and
 // Quote calls it impossible, yet the same center places it once an
 // unrelated allocation tips the load order.
-func TestBugGreedyGangMissesFeasiblePlacement(t *testing.T) {
-	t.Skip("bug: greedy gang placement (index order) fails gangs that fit; Quote then rejects them as never runnable")
+func TestRegressionGreedyGangMissesFeasiblePlacement(t *testing.T) {
 	job := makeJob("a").Replicas(
 		core.Replica{CPUMilli: 1000, MemMiB: 1024},
 		core.Replica{CPUMilli: 4500, MemMiB: 1024},
@@ -1041,4 +1039,27 @@ func jobByID(s sched.Snapshot, id string) sched.Job {
 		}
 	}
 	panic("no job " + id)
+}
+
+// TestDomesticOnlyMixedGang: in a domestic-only gang, accelerator replicas
+// need domestic cards and CPU-only replicas a domestic center; a foreign
+// center with domestic cards cannot host the CPU replica.
+func TestDomesticOnlyMixedGang(t *testing.T) {
+	job := makeJob("a").Replicas(
+		core.Replica{AccelCount: 1, CPUMilli: 1000, MemMiB: 1024},
+		core.Replica{CPUMilli: 1000, MemMiB: 1024},
+	).DomesticOnly().Obj()
+	foreign := makeCenter("f").Card("Ascend910B", 1).Obj()
+	home := makeCenter("h").Card("Ascend910B", 5).Domestic().Obj()
+	s := sched.Snapshot{
+		Centers: []sched.Center{foreign, home},
+		Nodes: []sched.Node{
+			makeNode("f1").In("f").GPUs("Ascend910B", 8).Obj(), makeNode("f2").In("f").Obj(),
+			makeNode("h1").In("h").GPUs("Ascend910B", 8).Obj(), makeNode("h2").In("h").Obj(),
+		},
+		Queue: []sched.Job{job},
+	}
+	if got := outcome(schedule(t, s))["a"]; !strings.HasPrefix(got, "h:") {
+		t.Errorf("mixed domestic-only gang placed %q, want on the domestic center h despite f being cheaper", got)
+	}
 }
