@@ -63,6 +63,7 @@ type Loop struct {
 	wake    chan struct{}
 	running map[string]bool // jobs whose run this process started
 	retry   []executor.Outcome
+	resumed bool // running jobs left by an earlier process were picked up
 }
 
 // New returns a loop; call Run to start it.
@@ -307,11 +308,20 @@ func (l *Loop) schedule(ctx context.Context) error {
 	return err
 }
 
+// start starts scheduled jobs. On its first pass it also resumes jobs left
+// running by an earlier process (simulated runs; real ones were requeued by
+// recovery before the loop started); after that only scheduled jobs can
+// need a start, which keeps the per-cycle query small.
 func (l *Loop) start(ctx context.Context) error {
-	jobs, err := l.Store.JobsInStates(ctx, ActiveJobsMax, core.JobScheduled, core.JobRunning)
+	states := []core.JobState{core.JobScheduled}
+	if !l.resumed {
+		states = append(states, core.JobRunning)
+	}
+	jobs, err := l.Store.JobsInStates(ctx, ActiveJobsMax, states...)
 	if err != nil {
 		return err
 	}
+	l.resumed = true
 	centers, _, err := l.Topology.Get(ctx)
 	if err != nil {
 		return err
