@@ -198,16 +198,7 @@ func applyNew(ctx context.Context, tx Tx, t Transfer) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
-	if err := checkLimits(dr, cr); err != nil {
-		return err
-	}
-	if err := tx.UpdateBalances(ctx, dr); err != nil {
-		return err
-	}
-	if err := tx.UpdateBalances(ctx, cr); err != nil {
-		return err
-	}
-	return tx.InsertTransfer(ctx, t)
+	return write(ctx, tx, dr, cr, t)
 }
 
 func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
@@ -249,6 +240,12 @@ func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
 	if dr.DebitsPending < 0 || cr.CreditsPending < 0 {
 		panic("ledger: pending balance below zero") // the hold was counted when created
 	}
+	return write(ctx, tx, dr, cr, t)
+}
+
+// write checks the accounts' limits after a transfer, then stores both
+// balances and the transfer.
+func write(ctx context.Context, tx Tx, dr, cr Account, t Transfer) error {
 	if err := checkLimits(dr, cr); err != nil {
 		return err
 	}

@@ -239,12 +239,8 @@ func (st *state) place(job Job) (*Decision, string) {
 	var cands []candidate
 	reasons := map[string]int{}
 	for _, c := range st.centers {
-		if ok, why := Eligible(c, job); !ok {
+		if ok, why := eligibleFor(c, job); !ok {
 			reasons[why]++
-			continue
-		}
-		if job.Constraints.DomesticOnly && !c.Domestic && !anyDomesticAccel(job) {
-			reasons["domestic constraint"]++
 			continue
 		}
 		rate, ok := st.cheapestRate(c, job, false)
@@ -264,6 +260,18 @@ func (st *state) place(job Job) (*Decision, string) {
 		}
 	}
 	return nil, "insufficient free resources for the whole gang"
+}
+
+// eligibleFor is Eligible plus the center-level domestic check for jobs
+// without accelerators (an accelerator job's domesticity is per node).
+func eligibleFor(c Center, job Job) (bool, string) {
+	if ok, why := Eligible(c, job); !ok {
+		return false, why
+	}
+	if job.Constraints.DomesticOnly && !c.Domestic && !anyDomesticAccel(job) {
+		return false, "domestic constraint"
+	}
+	return true, ""
 }
 
 // anyDomesticAccel reports whether the job asks for accelerators, in which
@@ -399,12 +407,8 @@ func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
 	reasons := map[string]int{}
 	for _, c := range st.centers {
 		c.Available = true // an unavailable center may come back; it still bounds the price
-		if ok, why := Eligible(c, job); !ok {
+		if ok, why := eligibleFor(c, job); !ok {
 			reasons[why]++
-			continue
-		}
-		if job.Constraints.DomesticOnly && !c.Domestic && !anyDomesticAccel(job) {
-			reasons["domestic constraint"]++
 			continue
 		}
 		// The gang needs every replica on some node at once; check that on
