@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,46 +21,11 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "suanli")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := build(t)
 	data := t.TempDir()
-	var upOut lockedBuffer
-	up := exec.Command(bin, "up", "--data", data, "--addr", "127.0.0.1:0")
-	up.Stdout, up.Stderr = &upOut, &upOut
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
+	up, upOut := startUp(t, bin, data)
 	defer up.Process.Kill() //nolint:errcheck // already exited on the happy path
-	creds := filepath.Join(data, "demo-credentials.json")
-	for i := 0; ; i++ {
-		if strings.Contains(upOut.String(), "suanli is up") {
-			break
-		}
-		if i > 600 {
-			t.Fatalf("up did not start:\n%s", upOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if _, err := os.Stat(creds); err != nil {
-		t.Fatalf("credentials: %v", err)
-	}
-
-	run := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data}, args...)...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-		return stdout.String(), stderr.String(), code
-	}
+	run := runner(t, bin, data)
 
 	var before struct {
 		AvailableMicros int64 `json:"available_micros"`
@@ -143,4 +110,144 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "suanli")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startUp runs `suanli up` on data and waits until it is serving.
+func startUp(t *testing.T, bin, data string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	out := &lockedBuffer{}
+	up := exec.Command(bin, "up", "--data", data, "--addr", "127.0.0.1:0")
+	up.Stdout, up.Stderr = out, out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(out.String(), "suanli is up"); i++ {
+		if i > 600 {
+			t.Fatalf("up did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(data, "demo-credentials.json")); err != nil {
+		t.Fatalf("credentials: %v", err)
+	}
+	return up, out
+}
+
+// runner runs CLI commands against the server whose data dir is data.
+func runner(t *testing.T, bin, data string) func(args ...string) (string, string, int) {
+	return func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--data", data}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+}
+
+// TestCrashRecovery kills `suanli up` with SIGKILL while a real job runs:
+// the job's process dies with it (no orphan keeps running unbilled), and the
+// next start requeues the job, which then runs to completion.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := build(t)
+	data := t.TempDir()
+	up, _ := startUp(t, bin, data)
+	run := runner(t, bin, data)
+	marker := fmt.Sprintf("suanli-crash-marker-%d", time.Now().UnixNano())
+	counter := filepath.Join(data, "runs")
+	out, errOut, code := run("job", "submit", "--center", "local", "--cmd",
+		"echo run >> "+counter+"; if [ $(wc -l < "+counter+") -lt 2 ]; then sleep 300 # "+marker+"\nfi", "--output", "json")
+	var job struct{ ID string }
+	if code != 0 || json.Unmarshal([]byte(out), &job) != nil {
+		t.Fatalf("submit: %d %s %s", code, out, errOut)
+	}
+	for i := 0; ; i++ {
+		if len(processesWith(marker)) > 0 {
+			break
+		}
+		if i > 400 {
+			t.Fatal("the job's process never started")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Wait() // killed: the error is expected
+	time.Sleep(500 * time.Millisecond)
+	if pids := processesWith(marker); len(pids) > 0 {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL) //nolint:errcheck // cleanup
+		}
+		t.Fatal("the job's process outlived the killed server")
+	}
+
+	up2, _ := startUp(t, bin, data)
+	defer func() {
+		up2.Process.Signal(syscall.SIGTERM) //nolint:errcheck // best effort
+		up2.Wait()                          //nolint:errcheck // best effort
+	}()
+	var got struct {
+		Job struct {
+			State   string `json:"state"`
+			Attempt int    `json:"attempt"`
+		} `json:"job"`
+		Events []struct{ Type string } `json:"events"`
+	}
+	for i := 0; ; i++ {
+		out, _, _ = run("job", "get", job.ID, "--output", "json")
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("job get: %v: %s", err, out)
+		}
+		if got.Job.State == "succeeded" {
+			break
+		}
+		if i > 400 {
+			t.Fatalf("job after restart: %+v", got.Job)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	requeued := false
+	for _, e := range got.Events {
+		requeued = requeued || e.Type == "requeued"
+	}
+	if got.Job.Attempt != 1 || !requeued {
+		t.Errorf("job = %+v with events %+v, want attempt 1 after a requeued event", got.Job, got.Events)
+	}
+}
+
+// processesWith returns the PIDs whose command line contains marker (from
+// /proc, so the test needs no procps).
+func processesWith(marker string) []int {
+	entries, _ := os.ReadDir("/proc") // no /proc: no processes found
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
