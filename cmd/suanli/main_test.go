@@ -161,8 +161,9 @@ func runner(t *testing.T, bin, data string) func(args ...string) (string, string
 }
 
 // TestCrashRecovery kills `suanli up` with SIGKILL while a real job runs:
-// the job's process dies with it (no orphan keeps running unbilled), and the
-// next start requeues the job, which then runs to completion.
+// the job's shell dies with it; what the shell started is killed by the next
+// start (no orphan keeps running unbilled), which requeues the job; it then
+// runs to completion.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -197,7 +198,10 @@ func TestCrashRecovery(t *testing.T) {
 		for _, pid := range pids {
 			syscall.Kill(pid, syscall.SIGKILL) //nolint:errcheck // cleanup
 		}
-		t.Fatal("the job's process outlived the killed server")
+		t.Fatal("the job's shell outlived the killed server")
+	}
+	if len(processesWithEnv("SUANLI_JOB_ID="+job.ID)) == 0 {
+		t.Fatal("the shell's child should still be running until the restart reaps it")
 	}
 
 	up2, _ := startUp(t, bin, data)
@@ -229,6 +233,12 @@ func TestCrashRecovery(t *testing.T) {
 	for _, e := range got.Events {
 		requeued = requeued || e.Type == "requeued"
 	}
+	if pids := processesWithEnv("SUANLI_JOB_ID=" + job.ID); len(pids) > 0 {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL) //nolint:errcheck // cleanup
+		}
+		t.Errorf("processes %v of the lost run survived the restart", pids)
+	}
 	if got.Job.Attempt != 1 || !requeued {
 		t.Errorf("job = %+v with events %+v, want attempt 1 after a requeued event", got.Job, got.Events)
 	}
@@ -246,6 +256,23 @@ func processesWith(marker string) []int {
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(cmdline), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// processesWithEnv returns the PIDs whose environment holds entry.
+func processesWithEnv(entry string) []int {
+	entries, _ := os.ReadDir("/proc") // no /proc: no processes found
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && bytes.Contains(env, []byte(entry+"\x00")) {
 			pids = append(pids, pid)
 		}
 	}

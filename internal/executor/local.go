@@ -1,11 +1,15 @@
 package executor
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -168,6 +172,7 @@ func (l *Local) command(run Run, idx int) (*exec.Cmd, *os.File, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = LogDir(l.DataDir, run.JobID)
 	cmd.Env = append(os.Environ(),
+		"SUANLI_RUN="+RunKey(l.DataDir)+":"+run.JobID,
 		"SUANLI_JOB_ID="+run.JobID,
 		"SUANLI_REPLICA="+strconv.Itoa(idx),
 		"SUANLI_REPLICAS="+strconv.Itoa(len(run.Placements)),
@@ -204,4 +209,50 @@ func (l *Local) Stop() {
 	for _, r := range runs {
 		r.cancel(errCancelled)
 	}
+}
+
+// RunKey identifies processes started for one data dir: every replica's
+// environment carries SUANLI_RUN=<key>:<job>, inherited by whatever it
+// starts, so a later server can find them.
+func RunKey(dataDir string) string {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	h := sha256.Sum256([]byte(abs))
+	return hex.EncodeToString(h[:8])
+}
+
+// procScanMax bounds the /proc scan.
+const procScanMax = 1 << 20
+
+// ReapOrphans kills processes left running by an earlier server on the same
+// data dir. Pdeathsig kills a replica's shell when the server dies, but not
+// what the shell started; those keep the SUANLI_RUN variable and are found
+// here. It returns how many it killed. Processes that cleared their
+// environment escape it.
+func ReapOrphans(dataDir string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("scan /proc: %w", err)
+	}
+	needle := []byte("SUANLI_RUN=" + RunKey(dataDir) + ":")
+	killed := 0
+	for i, e := range entries {
+		if i >= procScanMax {
+			break
+		}
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, needle) {
+			continue // gone, or not ours
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed++
+		}
+	}
+	return killed, nil
 }

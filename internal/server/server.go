@@ -106,6 +106,11 @@ func (s *Server) open(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if n, err := executor.ReapOrphans(cfg.DataDir); err != nil {
+		cfg.Log.Warn("reap orphans", "err", err)
+	} else if n > 0 {
+		cfg.Log.Warn("killed processes left by the last run", "count", n)
+	}
 	requeued, failed, err := st.RecoverLost(ctx, core.ExecutorLocal)
 	if err != nil {
 		ln.Close()
