@@ -9,9 +9,13 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/suanli/suanli/internal/core"
@@ -51,9 +55,17 @@ func WalletID(orgID string) string { return "tenant:" + orgID + ":wallet" }
 // PayableID returns the payable account of a provider org.
 func PayableID(orgID string) string { return "provider:" + orgID + ":payable" }
 
+// Ledgers: accounts only transact within one ledger (one asset).
+const (
+	LedgerCNY     = "CNY"     // money, in 1e-6 CNY
+	LedgerVoucher = "VOUCHER" // 算力券 entitlements, in 1e-6 CNY of subsidy
+	LedgerUnits   = "UNITS"   // prepaid bundle units, in card-milliseconds
+)
+
 // Account is a ledger account with its cached balances.
 type Account struct {
 	ID             string       `json:"id"`
+	Ledger         string       `json:"ledger"`
 	Code           string       `json:"code"`
 	OrgID          string       `json:"org_id,omitempty"`
 	Flags          AccountFlags `json:"flags"`
@@ -88,9 +100,17 @@ type Transfer struct {
 	Amount          core.Micros   `json:"amount"`
 	PendingID       string        `json:"pending_id,omitempty"`
 	Flags           TransferFlags `json:"flags"`
-	Code            string        `json:"code"`             // why: hold, capture, provider_share, commission, topup
+	Code            string        `json:"code"`             // why: hold, capture, provider_share, commission, topup, …
 	JobID           string        `json:"job_id,omitempty"` // the job that caused it
-	CreatedAt       time.Time     `json:"created_at"`
+	// ExpiresAt, on a pending transfer, is when an unresolved hold is
+	// voided by the expiry sweep; zero means it never expires.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"` // required on corrections
+	Actor     string    `json:"actor,omitempty"`  // the org (operator) that made a correction
+	CreatedAt time.Time `json:"created_at"`
+	// Hash chains the journal: sha256 of the previous transfer's hash and
+	// this transfer's fields. Set by Apply.
+	Hash string `json:"hash"`
 }
 
 // Tx is what Apply needs from the store's open transaction. The store's
@@ -103,6 +123,9 @@ type Tx interface {
 	// Resolution returns the post or void transfer of a pending transfer.
 	Resolution(ctx context.Context, pendingID string) (Transfer, bool, error)
 	InsertTransfer(ctx context.Context, t Transfer) error
+	// LastHash returns the hash of the most recently inserted transfer, ""
+	// for an empty journal.
+	LastHash(ctx context.Context) (string, error)
 }
 
 // BatchMax bounds a linked batch.
@@ -123,6 +146,28 @@ func Apply(ctx context.Context, tx Tx, now time.Time, batch ...Transfer) error {
 		}
 	}
 	return nil
+}
+
+// Codes used by the ledger itself.
+const (
+	CodeExpire = "expire" // an unresolved hold voided at its expiry
+)
+
+// Expire voids a pending transfer whose expiry has passed, exactly once:
+// the void's id derives from the hold's id, so a repeated sweep is a no-op.
+func Expire(ctx context.Context, tx Tx, now time.Time, pendingID string) error {
+	p, ok, err := tx.Transfer(ctx, pendingID)
+	if err != nil {
+		return err
+	}
+	if !ok || p.Flags != Pending {
+		return core.Errorf(core.ENotFound, "pending transfer %q not found", pendingID)
+	}
+	if p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt) {
+		return core.Errorf(core.EConflict, "pending transfer %s has not expired", pendingID)
+	}
+	return Apply(ctx, tx, now, Transfer{ID: "expire:" + pendingID, PendingID: pendingID, Flags: VoidPending,
+		Code: CodeExpire, JobID: p.JobID, Reason: "hold expired at " + p.ExpiresAt.UTC().Format(time.RFC3339)})
 }
 
 func apply(ctx context.Context, tx Tx, t Transfer) error {
@@ -168,6 +213,12 @@ func differs(a, b Transfer) string {
 		return "code"
 	case a.JobID != b.JobID:
 		return "job_id"
+	case !a.ExpiresAt.Equal(b.ExpiresAt):
+		return "expires_at"
+	case a.Reason != b.Reason:
+		return "reason"
+	case a.Actor != b.Actor:
+		return "actor"
 	}
 	return ""
 }
@@ -179,6 +230,9 @@ func applyNew(ctx context.Context, tx Tx, t Transfer) error {
 	if t.DebitAccountID == t.CreditAccountID {
 		return core.FieldErrorf("credit_account_id", "must differ from the debit account")
 	}
+	if !t.ExpiresAt.IsZero() && (t.Flags != Pending || !t.ExpiresAt.After(t.CreatedAt)) {
+		return core.FieldErrorf("expires_at", "only a pending transfer expires, and only in the future")
+	}
 	dr, err := tx.Account(ctx, t.DebitAccountID)
 	if err != nil {
 		return err
@@ -186,6 +240,9 @@ func applyNew(ctx context.Context, tx Tx, t Transfer) error {
 	cr, err := tx.Account(ctx, t.CreditAccountID)
 	if err != nil {
 		return err
+	}
+	if dr.Ledger != cr.Ledger {
+		return core.FieldErrorf("credit_account_id", "accounts are on different ledgers (%s, %s)", dr.Ledger, cr.Ledger)
 	}
 	var err1, err2 error
 	if t.Flags == Pending {
@@ -213,6 +270,9 @@ func applyResolve(ctx context.Context, tx Tx, t Transfer) error {
 		return err
 	} else if done {
 		return core.Errorf(core.EConflict, "pending transfer %s was already resolved by %s", p.ID, r.ID)
+	}
+	if !p.ExpiresAt.IsZero() && !t.CreatedAt.Before(p.ExpiresAt) && t.Code != CodeExpire {
+		return core.Errorf(core.EConflict, "pending transfer %s expired at %s", p.ID, p.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	// A resolution always moves between the hold's own accounts.
 	t.DebitAccountID, t.CreditAccountID = p.DebitAccountID, p.CreditAccountID
@@ -255,7 +315,26 @@ func write(ctx context.Context, tx Tx, dr, cr Account, t Transfer) error {
 	if err := tx.UpdateBalances(ctx, cr); err != nil {
 		return err
 	}
+	prev, err := tx.LastHash(ctx)
+	if err != nil {
+		return err
+	}
+	t.Hash = Hash(prev, t)
 	return tx.InsertTransfer(ctx, t)
+}
+
+// Hash is the journal hash of t following a transfer with hash prev. It
+// covers every field but Hash itself; times at millisecond precision, as
+// stored.
+func Hash(prev string, t Transfer) string {
+	var exp int64
+	if !t.ExpiresAt.IsZero() {
+		exp = t.ExpiresAt.UnixMilli()
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%q|%q|%q|%d|%q|%d|%q|%q|%d|%q|%q|%d", prev, t.ID, t.DebitAccountID, t.CreditAccountID, t.Amount,
+		t.PendingID, t.Flags, t.Code, t.JobID, exp, t.Reason, t.Actor, t.CreatedAt.UnixMilli())
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // add adds two non-negative balances, refusing to overflow: a wrapped
@@ -280,10 +359,22 @@ func checkLimits(dr, cr Account) error {
 	return nil
 }
 
-// Check verifies the ledger's invariants over a full read of accounts and
-// transfers: every cached balance equals the fold over the transfers, and
-// debits equal credits, both posted and pending.
-func Check(accounts []Account, transfers []Transfer) error {
+// ProblemsMax bounds an audit report.
+const ProblemsMax = 100
+
+// Audit verifies the ledger's invariants over a full read of accounts and of
+// transfers in journal order, and returns every violation found (at most
+// ProblemsMax): the hash chain is intact; every cached balance equals the
+// fold over the transfers; debits equal credits per ledger, posted and
+// pending; no limited account is over its limit; every resolution resolves
+// a pending transfer once, for at most its amount, between its accounts.
+func Audit(accounts []Account, transfers []Transfer) []string {
+	var problems []string
+	add := func(format string, args ...any) {
+		if len(problems) < ProblemsMax {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
 	type bal struct{ dp, dpo, cp, cpo core.Micros }
 	fold := make(map[string]*bal, len(accounts))
 	get := func(id string) *bal {
@@ -295,10 +386,17 @@ func Check(accounts []Account, transfers []Transfer) error {
 		return b
 	}
 	byID := make(map[string]Transfer, len(transfers))
+	resolved := make(map[string]string, len(transfers))
+	prev := ""
 	for _, t := range transfers {
+		if want := Hash(prev, t); t.Hash != want {
+			add("hash chain broken at transfer %s: stored %.12s…, computed %.12s…", t.ID, t.Hash, want)
+		}
+		prev = t.Hash
+		if _, dup := byID[t.ID]; dup {
+			add("transfer id %s appears twice", t.ID)
+		}
 		byID[t.ID] = t
-	}
-	for _, t := range transfers {
 		dr, cr := get(t.DebitAccountID), get(t.CreditAccountID)
 		switch t.Flags {
 		case 0:
@@ -309,35 +407,71 @@ func Check(accounts []Account, transfers []Transfer) error {
 			cr.cp += t.Amount
 		case PostPending, VoidPending:
 			p, ok := byID[t.PendingID]
-			if !ok {
-				return fmt.Errorf("transfer %s resolves unknown pending %s", t.ID, t.PendingID)
+			if !ok || p.Flags != Pending {
+				add("transfer %s resolves unknown pending transfer %s", t.ID, t.PendingID)
+				continue
+			}
+			if other, twice := resolved[p.ID]; twice {
+				add("pending transfer %s resolved twice, by %s and %s", p.ID, other, t.ID)
+			}
+			resolved[p.ID] = t.ID
+			if t.Amount > p.Amount || t.DebitAccountID != p.DebitAccountID || t.CreditAccountID != p.CreditAccountID {
+				add("transfer %s posts %d of hold %s (%d) or between other accounts", t.ID, t.Amount, p.ID, p.Amount)
 			}
 			dr.dp -= p.Amount
 			cr.cp -= p.Amount
 			dr.dpo += t.Amount
 			cr.cpo += t.Amount
+		default:
+			add("transfer %s has unknown flags %d", t.ID, t.Flags)
 		}
 	}
-	var sumD, sumC, sumDP, sumCP core.Micros
+	type sums struct{ d, c, dp, cp core.Micros }
+	perLedger := map[string]*sums{}
+	seen := make(map[string]bool, len(accounts))
 	for _, a := range accounts {
+		seen[a.ID] = true
 		b := get(a.ID)
 		if a.DebitsPending != b.dp || a.DebitsPosted != b.dpo || a.CreditsPending != b.cp || a.CreditsPosted != b.cpo {
-			return fmt.Errorf("account %s: cached balances %d/%d/%d/%d differ from the journal %d/%d/%d/%d",
+			add("account %s: cached balances %d/%d/%d/%d differ from the journal %d/%d/%d/%d (debits pending/posted, credits pending/posted)",
 				a.ID, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, b.dp, b.dpo, b.cp, b.cpo)
 		}
 		if a.Flags&DebitsMustNotExceedCredits != 0 && a.DebitsPending+a.DebitsPosted > a.CreditsPosted {
-			return fmt.Errorf("account %s is overdrawn", a.ID)
+			add("account %s is overdrawn: debits %d (pending %d) exceed credits %d", a.ID,
+				a.DebitsPending+a.DebitsPosted, a.DebitsPending, a.CreditsPosted)
 		}
-		sumD += a.DebitsPosted
-		sumC += a.CreditsPosted
-		sumDP += a.DebitsPending
-		sumCP += a.CreditsPending
+		if a.Flags&CreditsMustNotExceedDebits != 0 && a.CreditsPending+a.CreditsPosted > a.DebitsPosted {
+			add("account %s: credits exceed debits", a.ID)
+		}
+		sm := perLedger[a.Ledger]
+		if sm == nil {
+			sm = &sums{}
+			perLedger[a.Ledger] = sm
+		}
+		sm.d += a.DebitsPosted
+		sm.c += a.CreditsPosted
+		sm.dp += a.DebitsPending
+		sm.cp += a.CreditsPending
 	}
-	if len(fold) != len(accounts) {
-		return fmt.Errorf("transfers reference %d accounts, %d exist", len(fold), len(accounts))
+	for id := range fold {
+		if !seen[id] {
+			add("transfers reference account %s, which does not exist", id)
+		}
 	}
-	if sumD != sumC || sumDP != sumCP {
-		return fmt.Errorf("unbalanced: posted debits %d credits %d, pending debits %d credits %d", sumD, sumC, sumDP, sumCP)
+	for l, sm := range perLedger {
+		if sm.d != sm.c || sm.dp != sm.cp {
+			add("ledger %s unbalanced: posted debits %d credits %d, pending debits %d credits %d", l, sm.d, sm.c, sm.dp, sm.cp)
+		}
 	}
-	return nil
+	sort.Strings(problems)
+	return problems
+}
+
+// Check is Audit as an error: nil when the ledger is sound.
+func Check(accounts []Account, transfers []Transfer) error {
+	problems := Audit(accounts, transfers)
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d ledger problems: %s", len(problems), strings.Join(problems, "; "))
 }

@@ -236,6 +236,11 @@ func TestApplyStoredTransfers(t *testing.T) {
 		{ID: "p", DebitAccountID: w1, CreditAccountID: ledger.EscrowID, Amount: 12, PendingID: "h1", Flags: ledger.PostPending, Code: "capture", CreatedAt: later},
 		{ID: "v", DebitAccountID: w1, CreditAccountID: ledger.EscrowID, Amount: 0, PendingID: "h2", Flags: ledger.VoidPending, Code: "release", CreatedAt: later},
 	}
+	prev := ""
+	for i := range want {
+		want[i].Hash = ledger.Hash(prev, want[i])
+		prev = want[i].Hash
+	}
 	if !reflect.DeepEqual(m.transfers, want) {
 		t.Errorf("stored transfers:\n got %+v\nwant %+v", m.transfers, want)
 	}
@@ -654,8 +659,9 @@ func checkAgainst(m *memTx, md *model) error {
 	}
 	resolutions := map[string]int{}
 	for _, tr := range m.transfers {
-		if want := md.stored[tr.ID]; tr != want {
-			return fmt.Errorf("stored transfer %+v, want %+v", tr, want)
+		// The hash is checked by ledger.Check (the chain); compare the rest.
+		if want, got := md.stored[tr.ID], withoutHash(tr); got != want {
+			return fmt.Errorf("stored transfer %+v, want %+v", got, want)
 		}
 		if tr.PendingID != "" {
 			if resolutions[tr.PendingID]++; resolutions[tr.PendingID] > 1 {
@@ -682,4 +688,86 @@ func checkAgainst(m *memTx, md *model) error {
 			walletPending, m.accounts[ledger.EscrowID].CreditsPending, openHolds)
 	}
 	return nil
+}
+
+func withoutHash(t ledger.Transfer) ledger.Transfer {
+	t.Hash = ""
+	return t
+}
+
+// TestHashChainDetectsTampering: changing any stored transfer, or removing
+// or reordering one, breaks the chain that Audit verifies.
+func TestHashChainDetectsTampering(t *testing.T) {
+	m := fixture()
+	m.must(t, topup("top", "t1", 100), hold("h1", "t1", 30), post("p", "h1", 12))
+	if problems := ledger.Audit(m.Accounts(), m.transfers); len(problems) != 0 {
+		t.Fatalf("clean journal: %v", problems)
+	}
+	tamper := []struct {
+		name string
+		edit func([]ledger.Transfer) []ledger.Transfer
+	}{
+		{"amount", func(ts []ledger.Transfer) []ledger.Transfer { ts[0].Amount++; return ts }},
+		{"code", func(ts []ledger.Transfer) []ledger.Transfer { ts[1].Code = "gift"; return ts }},
+		{"time", func(ts []ledger.Transfer) []ledger.Transfer {
+			ts[2].CreatedAt = ts[2].CreatedAt.Add(time.Second)
+			return ts
+		}},
+		{"removed", func(ts []ledger.Transfer) []ledger.Transfer { return ts[1:] }},
+		{"reordered", func(ts []ledger.Transfer) []ledger.Transfer { ts[0], ts[1] = ts[1], ts[0]; return ts }},
+	}
+	for _, tt := range tamper {
+		ts := tt.edit(append([]ledger.Transfer(nil), m.transfers...))
+		problems := ledger.Audit(m.Accounts(), ts)
+		found := false
+		for _, p := range problems {
+			found = found || strings.Contains(p, "hash chain")
+		}
+		if !found {
+			t.Errorf("%s: Audit = %v, want a broken hash chain", tt.name, problems)
+		}
+	}
+}
+
+// TestExpiry: an expired hold is voided exactly once by Expire; posting it
+// after its expiry is refused; Expire before the expiry is refused.
+func TestExpiry(t *testing.T) {
+	m := fixture()
+	m.must(t, topup("top", "t1", 100))
+	h := hold("h", "t1", 40)
+	h.ExpiresAt = t0.Add(time.Minute)
+	m.must(t, h)
+	ctx := context.Background()
+	if err := ledger.Expire(ctx, m, t0.Add(30*time.Second), "h"); core.ErrorCode(err) != core.EConflict {
+		t.Errorf("Expire before the expiry = %v, want conflict", err)
+	}
+	if err := m.apply(t0.Add(2*time.Minute), post("p", "h", 10)); core.ErrorCode(err) != core.EConflict {
+		t.Errorf("post after expiry = %v, want conflict", err)
+	}
+	for i := 0; i < 2; i++ { // the second sweep is an idempotent replay
+		if err := ledger.Expire(ctx, m, t0.Add(2*time.Minute), "h"); err != nil {
+			t.Fatalf("Expire #%d: %v", i, err)
+		}
+	}
+	if a := m.accounts[w1]; a.DebitsPending != 0 || a.Available() != 100 {
+		t.Errorf("wallet after expiry = %+v, want the hold released", a)
+	}
+	if err := ledger.Check(m.Accounts(), m.transfers); err != nil {
+		t.Error(err)
+	}
+	bad := hold("h2", "t1", 5)
+	bad.ExpiresAt = t0.Add(-time.Second)
+	if err := m.apply(t0, bad); core.ErrorCode(err) != core.EInvalid {
+		t.Errorf("hold expiring in the past = %v, want invalid", err)
+	}
+}
+
+// TestLedgersDoNotMix: a transfer between accounts of different ledgers
+// (money and voucher entitlements) is refused.
+func TestLedgersDoNotMix(t *testing.T) {
+	m := newMemTx(ledger.Account{ID: "cash", Ledger: ledger.LedgerCNY}, ledger.Account{ID: "quota", Ledger: ledger.LedgerVoucher})
+	err := m.apply(t0, ledger.Transfer{ID: "x", DebitAccountID: "cash", CreditAccountID: "quota", Amount: 1, Code: "t"})
+	if core.ErrorCode(err) != core.EInvalid {
+		t.Errorf("cross-ledger transfer = %v, want invalid", err)
+	}
 }

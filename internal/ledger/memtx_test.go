@@ -76,6 +76,13 @@ func (m *memTx) InsertTransfer(_ context.Context, t ledger.Transfer) error {
 	return nil
 }
 
+func (m *memTx) LastHash(context.Context) (string, error) {
+	if len(m.transfers) == 0 {
+		return "", nil
+	}
+	return m.transfers[len(m.transfers)-1].Hash, nil
+}
+
 type memState struct {
 	accounts  map[string]ledger.Account
 	transfers []ledger.Transfer

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -35,18 +37,32 @@ func (l ledgerTx) Resolution(ctx context.Context, pendingID string) (ledger.Tran
 }
 
 func (l ledgerTx) InsertTransfer(ctx context.Context, t ledger.Transfer) error {
+	var exp int64
+	if !t.ExpiresAt.IsZero() {
+		exp = ms(t.ExpiresAt)
+	}
 	_, err := l.t.ExecContext(ctx, `INSERT INTO transfers(id, debit_account_id, credit_account_id, amount, pending_id,
-		flags, code, job_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)`, t.ID, t.DebitAccountID, t.CreditAccountID,
-		int64(t.Amount), t.PendingID, int64(t.Flags), t.Code, t.JobID, ms(t.CreatedAt))
+		flags, code, job_id, expires_at, reason, actor, created_at, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, t.ID,
+		t.DebitAccountID, t.CreditAccountID, int64(t.Amount), t.PendingID, int64(t.Flags), t.Code, t.JobID, exp,
+		t.Reason, t.Actor, ms(t.CreatedAt), t.Hash)
 	return err
 }
 
-const accountCols = `id, code, org_id, flags, debits_pending, debits_posted, credits_pending, credits_posted`
+func (l ledgerTx) LastHash(ctx context.Context) (string, error) {
+	var h string
+	err := l.t.QueryRowContext(ctx, `SELECT hash FROM transfers ORDER BY seq DESC LIMIT 1`).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
+const accountCols = `id, ledger, code, org_id, flags, debits_pending, debits_posted, credits_pending, credits_posted`
 
 func scanAccount(sc interface{ Scan(...any) error }, id string) (ledger.Account, error) {
 	var a ledger.Account
 	var flags, dp, dpo, cp, cpo int64
-	err := sc.Scan(&a.ID, &a.Code, &a.OrgID, &flags, &dp, &dpo, &cp, &cpo)
+	err := sc.Scan(&a.ID, &a.Ledger, &a.Code, &a.OrgID, &flags, &dp, &dpo, &cp, &cpo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, notFound("account", id)
 	}
@@ -55,13 +71,18 @@ func scanAccount(sc interface{ Scan(...any) error }, id string) (ledger.Account,
 	return a, err
 }
 
-const transferCols = `id, debit_account_id, credit_account_id, amount, pending_id, flags, code, job_id, created_at`
+const transferCols = `id, debit_account_id, credit_account_id, amount, pending_id, flags, code, job_id, expires_at,
+	reason, actor, created_at, hash`
 
 func scanTransfer(sc interface{ Scan(...any) error }) (ledger.Transfer, error) {
 	var t ledger.Transfer
-	var amount, flags, created int64
-	err := sc.Scan(&t.ID, &t.DebitAccountID, &t.CreditAccountID, &amount, &t.PendingID, &flags, &t.Code, &t.JobID, &created)
+	var amount, flags, exp, created int64
+	err := sc.Scan(&t.ID, &t.DebitAccountID, &t.CreditAccountID, &amount, &t.PendingID, &flags, &t.Code, &t.JobID, &exp,
+		&t.Reason, &t.Actor, &created, &t.Hash)
 	t.Amount, t.Flags, t.CreatedAt = core.Micros(amount), ledger.TransferFlags(flags), fromMs(created)
+	if exp != 0 {
+		t.ExpiresAt = fromMs(exp)
+	}
 	return t, err
 }
 
@@ -125,44 +146,62 @@ func (s *Store) Transfers(ctx context.Context, f store.TransferFilter) ([]ledger
 }
 
 // CheckLedger reads the whole ledger in one read transaction and verifies
-// its invariants (see ledger.Check).
+// its invariants (see ledger.Audit); nil when sound.
 func (s *Store) CheckLedger(ctx context.Context) error {
-	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	problems, err := s.AuditLedger(ctx)
 	if err != nil {
 		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d ledger problems: %s", len(problems), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// AuditLedger reads the whole ledger in one read transaction and returns
+// every invariant violation (see ledger.Audit).
+func (s *Store) AuditLedger(ctx context.Context) ([]string, error) {
+	accts, ts, err := s.readLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Audit(accts, ts), nil
+}
+
+func (s *Store) readLedger(ctx context.Context) ([]ledger.Account, []ledger.Transfer, error) {
+	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
 	}
 	defer t.Rollback() //nolint:errcheck // read-only
 	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts`)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var accts []ledger.Account
 	for rows.Next() {
 		a, err := scanAccount(rows, "")
 		if err != nil {
 			rows.Close()
-			return err
+			return nil, nil, err
 		}
 		accts = append(accts, a)
 	}
 	rows.Close()
 	rows, err = t.QueryContext(ctx, `SELECT `+transferCols+` FROM transfers ORDER BY seq`)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	var ts []ledger.Transfer
 	for rows.Next() {
 		tr, err := scanTransfer(rows)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		ts = append(ts, tr)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return ledger.Check(accts, ts)
+	return accts, ts, rows.Err()
 }
 
 // TopUp credits a tenant's wallet from bank clearing. ref is the caller's
@@ -191,4 +230,70 @@ func (s *Store) TopUp(ctx context.Context, orgID string, amount core.Micros, ref
 		return ledger.Account{}, err
 	}
 	return s.Account(ctx, ledger.WalletID(orgID))
+}
+
+// ApplyTransfers applies a linked batch of transfers in one transaction:
+// all of them or none (see ledger.Apply).
+func (s *Store) ApplyTransfers(ctx context.Context, batch []ledger.Transfer) error {
+	return s.update(ctx, func(t *tx) error {
+		return ledger.Apply(ctx, ledgerTx{t}, t.now, batch...)
+	})
+}
+
+// OpenAccount opens a ledger account (idempotent: an existing account with
+// the same id is left as it is).
+func (s *Store) OpenAccount(ctx context.Context, a ledger.Account) error {
+	if a.ID == "" || a.Code == "" {
+		return core.FieldErrorf("id", "account id and code are required")
+	}
+	if a.Ledger == "" {
+		a.Ledger = ledger.LedgerCNY
+	}
+	return s.update(ctx, func(t *tx) error {
+		_, err := t.ExecContext(ctx, `INSERT INTO accounts(id, ledger, code, org_id, flags) VALUES (?,?,?,?,?)
+			ON CONFLICT(id) DO NOTHING`, a.ID, a.Ledger, a.Code, a.OrgID, int64(a.Flags))
+		return err
+	})
+}
+
+// ExpireBatchMax bounds one expiry sweep.
+const ExpireBatchMax = 500
+
+// ExpireHolds voids pending transfers whose expiry has passed and that are
+// still unresolved, each exactly once; it returns how many it voided.
+func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
+	now := s.Now()
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM transfers p WHERE flags = 1 AND expires_at > 0 AND expires_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id) ORDER BY expires_at LIMIT ?`, ms(now), ExpireBatchMax)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = s.update(ctx, func(t *tx) error {
+		n = 0
+		for _, id := range ids {
+			if err := ledger.Expire(ctx, ledgerTx{t}, t.now, id); err != nil {
+				if core.ErrorCode(err) == core.EConflict { // resolved in the meantime
+					continue
+				}
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

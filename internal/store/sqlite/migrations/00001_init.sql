@@ -103,6 +103,7 @@ CREATE INDEX job_events_job ON job_events(job_id, id);
 
 CREATE TABLE accounts (
   id              TEXT PRIMARY KEY,
+  ledger          TEXT NOT NULL DEFAULT 'CNY', -- CNY money, VOUCHER entitlements, UNITS bundle card-ms
   code            TEXT NOT NULL,
   org_id          TEXT NOT NULL DEFAULT '',
   flags           INTEGER NOT NULL,
@@ -123,8 +124,13 @@ CREATE TABLE transfers (
   flags             INTEGER NOT NULL,
   code              TEXT NOT NULL,
   job_id            TEXT NOT NULL DEFAULT '',
-  created_at        INTEGER NOT NULL
+  expires_at        INTEGER NOT NULL DEFAULT 0, -- pending only; 0 = never
+  reason            TEXT NOT NULL DEFAULT '',
+  actor             TEXT NOT NULL DEFAULT '',
+  created_at        INTEGER NOT NULL,
+  hash              TEXT NOT NULL -- sha256(previous hash, this transfer): the journal's hash chain
 );
+CREATE INDEX transfers_expiry ON transfers(expires_at) WHERE flags = 1 AND expires_at > 0;
 -- A hold resolves at most once.
 CREATE UNIQUE INDEX transfers_resolution ON transfers(pending_id) WHERE pending_id <> '';
 CREATE INDEX transfers_job ON transfers(job_id);
