@@ -34,7 +34,7 @@ type Store interface {
 	Centers(ctx context.Context) ([]core.Center, error)
 	Center(ctx context.Context, idOrName string) (core.Center, error)
 	CenterStats(ctx context.Context) (map[string]*core.CenterStats, error)
-	SubmitJob(ctx context.Context, tenantOrgID string, spec core.JobSpec, hold core.Micros) (core.Job, error)
+	SubmitJob(ctx context.Context, tenantOrgID string, spec core.JobSpec, maxRateScaled int64) (core.Job, error)
 	Job(ctx context.Context, id string) (core.Job, error)
 	Jobs(ctx context.Context, f store.JobFilter) ([]core.Job, int, error)
 	Events(ctx context.Context, jobID string) ([]core.Event, error)
@@ -50,8 +50,8 @@ type Store interface {
 // Server holds the API's dependencies.
 type Server struct {
 	Store Store
-	// Quote returns the hold for a spec, or EUnschedulable.
-	Quote func(ctx context.Context, spec core.JobSpec) (core.Micros, error)
+	// Quote returns the highest rate a spec could run at, or EUnschedulable.
+	Quote func(ctx context.Context, spec core.JobSpec) (int64, error)
 	// Logs returns a job's combined logs.
 	Logs func(ctx context.Context, j core.Job) (string, error)
 	// Wake nudges the control loop after a submit or cancel.

@@ -196,11 +196,11 @@ func (s *Server) submitJob(ctx context.Context, in *submitIn) (*jobOut, error) {
 	if err != nil {
 		return nil, fail(s.Log, err)
 	}
-	hold, err := s.Quote(ctx, spec)
+	rate, err := s.Quote(ctx, spec)
 	if err != nil {
 		return nil, fail(s.Log, err)
 	}
-	j, err := s.Store.SubmitJob(ctx, p.OrgID, spec, hold)
+	j, err := s.Store.SubmitJob(ctx, p.OrgID, spec, rate)
 	if err != nil {
 		return nil, fail(s.Log, err)
 	}

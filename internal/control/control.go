@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"sync"
 	"time"
 
@@ -268,10 +267,11 @@ func SchedJob(j core.Job) sched.Job {
 		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0}
 }
 
-// Quote computes the hold for a job spec: the cost of every replica running
-// for its max duration at the most expensive center that could run it. It
+// Quote returns the highest total rate (core.RateScale fixed point, per
+// hour, list price) the job could run at: its replicas at the most
+// expensive center that could run it. The store turns it into the hold. It
 // fails with EUnschedulable when no center could ever run the spec.
-func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (core.Micros, error) {
+func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (int64, error) {
 	s, err := Snapshot(ctx, st, topo, false)
 	if err != nil {
 		return 0, err
@@ -280,7 +280,7 @@ func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (co
 	if !ok {
 		return 0, core.Errorf(core.EUnschedulable, "no center can run this job: %s", reason)
 	}
-	return core.Cost(core.CostTerm(new(big.Int), rate, spec.MaxDuration.Milliseconds())), nil
+	return rate, nil
 }
 
 func (l *Loop) schedule(ctx context.Context) error {

@@ -79,8 +79,12 @@ type JobSpec struct {
 	ExitCode    int           `json:"exit_code,omitempty"` // exit code a simulated run reports
 	MaxDuration time.Duration `json:"max_duration"`
 	Priority    int           `json:"priority"`
+	Tier        string        `json:"tier,omitempty"` // spot, normal (default) or guaranteed
 	Constraints Constraints   `json:"constraints"`
 }
+
+// Tiers are priced as multiples of the list price (see meter.TierBPS).
+var Tiers = []string{"spot", "normal", "guaranteed"}
 
 // Validate checks the spec's fields and bounds. It does not check that a
 // center can run it; the scheduler does that.
@@ -135,6 +139,9 @@ func (s *JobSpec) Validate() error {
 	if s.Priority < PriorityMin || s.Priority > PriorityMax {
 		return FieldErrorf("priority", "must be between %d and %d", PriorityMin, PriorityMax)
 	}
+	if s.Tier != "" && s.Tier != "spot" && s.Tier != "normal" && s.Tier != "guaranteed" {
+		return FieldErrorf("tier", "must be spot, normal or guaranteed")
+	}
 	if s.Constraints.Kind != "" && !s.Constraints.Kind.Valid() {
 		return FieldErrorf("constraints.kind", "must be one of ai, hpc, general")
 	}
@@ -150,9 +157,11 @@ type Job struct {
 	State       JobState    `json:"state"`
 	CenterID    string      `json:"center_id,omitempty"`
 	Attempt     int         `json:"attempt"`
-	HoldMicros  Micros      `json:"hold_micros"` // amount held at submission
-	CostMicros  Micros      `json:"cost_micros"` // amount captured at the end
-	UsageMs     int64       `json:"usage_ms"`    // wall time of the gang, summed over replicas
+	HoldMicros  Micros      `json:"hold_micros"` // amount of the current hold
+	HoldSeq     int         `json:"hold_seq"`    // rolling holds are numbered from 0
+	CostMicros  Micros      `json:"cost_micros"` // charged so far (all of it once the job ended)
+	Charges     Charges     `json:"charges"`
+	UsageMs     int64       `json:"usage_ms"` // wall time of the gang, summed over replicas
 	ExitCode    *int        `json:"exit_code,omitempty"`
 	Reason      string      `json:"reason,omitempty"` // why it is pending, or why it ended
 	Placements  []Placement `json:"placements,omitempty"`
@@ -160,6 +169,19 @@ type Job struct {
 	ScheduledAt *time.Time  `json:"scheduled_at,omitempty"`
 	StartedAt   *time.Time  `json:"started_at,omitempty"`
 	FinishedAt  *time.Time  `json:"finished_at,omitempty"`
+}
+
+// Charges is how a job's cost so far was paid and split. Paid: voucher +
+// wallet (+ arrears when a wallet could not cover usage beyond its hold);
+// split: VAT + commission + provider = cost.
+type Charges struct {
+	VoucherMicros    Micros `json:"voucher_micros"`
+	VoucherSchemeID  string `json:"voucher_scheme_id,omitempty"`
+	ArrearsMicros    Micros `json:"arrears_micros"`
+	VATMicros        Micros `json:"vat_micros"`
+	CommissionMicros Micros `json:"commission_micros"`
+	ProviderMicros   Micros `json:"provider_micros"`
+	CaptureSeq       int    `json:"capture_seq"`
 }
 
 // Placement assigns replica Index of a job to a node, with the accelerator

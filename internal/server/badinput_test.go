@@ -66,6 +66,18 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	poor, err := s.Store.CreateOrg(ctx, "Poor Co", creditCodeForTest(t, "91310000MA7654321"), core.RoleTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poorTok, err := s.Store.CreateToken(ctx, poor.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.TopUp(ctx, poor.ID, 10*core.MicrosPerYuan, "t1"); err != nil {
+		t.Fatal(err)
+	}
+
 	good := `{"command":"echo hi","replicas":[{"cpu_milli":1000,"mem_mib":64}],"max_duration_s":60}`
 	tok := s.Credentials.Tenant.Token
 	jobs := s.URL + "/api/v1/jobs"
@@ -92,7 +104,8 @@ func TestBadInput(t *testing.T) {
 		{"wrong type", "POST", jobs, tok, strings.Replace(good, `"max_duration_s":60`, `"max_duration_s":"soon"`, 1), 422, "invalid", "max_duration_s"},
 		{"unknown center", "POST", jobs, tok, strings.Replace(good, `"max_duration_s":60`, `"max_duration_s":60,"constraints":{"center":"atlantis"}`, 1), 422, "unschedulable", ""},
 		{"too big for any center", "POST", jobs, tok, strings.Replace(good, `"cpu_milli":1000`, `"cpu_milli":1000000`, 1), 422, "unschedulable", ""},
-		{"wallet cannot cover the hold", "POST", jobs, tok, `{"duration_s":60,"replicas":[{"count":80,"accel_count":8,"cpu_milli":1000,"mem_mib":64}],"max_duration_s":2592000}`, 402, "insufficient_funds", ""},
+		{"wallet cannot cover the hold", "POST", jobs, poorTok, `{"duration_s":60,"replicas":[{"count":8,"accel_count":8,"cpu_milli":1000,"mem_mib":64}],"max_duration_s":600}`, 402, "insufficient_funds", ""},
+		{"wallet cannot cover a rolling hold", "POST", jobs, poorTok, `{"duration_s":60,"replicas":[{"count":8,"accel_count":8,"cpu_milli":1000,"mem_mib":64}],"max_duration_s":2592000}`, 402, "insufficient_funds", ""},
 		{"oversized body", "POST", jobs, tok, `{"command":"` + strings.Repeat("x", 2<<20) + `","replicas":[{"cpu_milli":1,"mem_mib":1}],"max_duration_s":1}`, 413, "too_large", ""},
 		{"operator cannot submit", "POST", jobs, s.Credentials.Operator.Token, good, 403, "forbidden", ""},
 		{"provider cannot submit", "POST", jobs, s.Credentials.Provider.Token, good, 403, "forbidden", ""},

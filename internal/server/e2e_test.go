@@ -12,6 +12,8 @@ import (
 	"github.com/suanli/suanli/internal/client"
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
+	"github.com/suanli/suanli/internal/meter"
+	"github.com/suanli/suanli/internal/store/sqlite"
 	"github.com/suanli/suanli/internal/seed"
 )
 
@@ -117,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 			after.SpentMicros, before.AvailableMicros-spent, spent)
 	}
 
-	// The provider of bj-mentougou got the gang's cost less 10 % commission.
+	// The provider of bj-mentougou got the gang's cost less 6 % VAT and 10 % commission on the net.
 	ctr, err := s.Store.Center(ctx, "bj-mentougou")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	provider, commission := core.SplitCommission(gang.CostMicros, DefaultCommissionBPS)
+	vat, commission, provider := meter.Split(gang.CostMicros, 600, DefaultCommissionBPS)
 	if payable.CreditsPosted != provider {
 		t.Errorf("provider credit = %d, want %d", payable.CreditsPosted, provider)
 	}
@@ -134,10 +136,14 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, c1 := core.SplitCommission(local.CostMicros, DefaultCommissionBPS)
-	_, c3 := core.SplitCommission(failing.CostMicros, DefaultCommissionBPS)
+	v1, c1, _ := meter.Split(local.CostMicros, 600, DefaultCommissionBPS)
+	v3, c3, _ := meter.Split(failing.CostMicros, 600, DefaultCommissionBPS)
 	if comm.CreditsPosted != commission+c1+c3 {
 		t.Errorf("commission = %d, want %d", comm.CreditsPosted, commission+c1+c3)
+	}
+	vatAcct, err := s.Store.Account(ctx, sqlite.VATPayableID)
+	if err != nil || vatAcct.CreditsPosted != vat+v1+v3 {
+		t.Errorf("VAT payable = %d (%v), want %d", vatAcct.CreditsPosted, err, vat+v1+v3)
 	}
 	escrow, err := s.Store.Account(ctx, ledger.EscrowID)
 	if err != nil {

@@ -137,7 +137,7 @@ func (s *Server) open(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	apiSrv := &api.Server{Store: st, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
-		Quote: func(ctx context.Context, spec core.JobSpec) (core.Micros, error) {
+		Quote: func(ctx context.Context, spec core.JobSpec) (int64, error) {
 			return control.Quote(ctx, st, s.Loop.Topology, spec)
 		},
 		Logs: func(_ context.Context, j core.Job) (string, error) {

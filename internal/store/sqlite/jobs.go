@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
+	"github.com/suanli/suanli/internal/meter"
 	"github.com/suanli/suanli/internal/store"
 )
 
@@ -29,15 +29,22 @@ func (t *tx) event(ctx context.Context, jobID, typ, msg string) error {
 	return err
 }
 
-// SubmitJob stores a queued job and places a hold of hold on the tenant's
-// wallet, in one transaction: a job without its hold never exists.
-func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.JobSpec, hold core.Micros) (core.Job, error) {
+// SubmitJob stores a queued job and places its hold on the tenant's wallet,
+// in one transaction: a job without its hold never exists. maxRateScaled is
+// the highest rate the job could run at (see sched.Quote); the hold covers
+// it for the max duration, or for one window plus grace for rolling jobs,
+// at the job's tier.
+func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.JobSpec, maxRateScaled int64) (core.Job, error) {
 	if err := spec.Validate(); err != nil {
 		return core.Job{}, err
 	}
-	if hold < 0 {
-		panic("SubmitJob: negative hold")
+	if spec.Tier == "" {
+		spec.Tier = "normal"
 	}
+	if maxRateScaled < 0 {
+		panic("SubmitJob: negative rate")
+	}
+	hold := s.Billing.HoldFor(spec, meter.TierRate(maxRateScaled, spec.Tier))
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		return core.Job{}, err
@@ -49,8 +56,8 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 			return err
 		}
 		if _, err := t.ExecContext(ctx, `INSERT INTO jobs(id, seq, tenant_org_id, name, spec, state, priority, hold_micros,
-			submitted_at) VALUES (?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw), string(j.State),
-			spec.Priority, int64(hold), ms(t.now)); err != nil {
+			submitted_at, tier) VALUES (?,?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw), string(j.State),
+			spec.Priority, int64(hold), ms(t.now), spec.Tier); err != nil {
 			return err
 		}
 		if hold > 0 {
@@ -67,16 +74,20 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 }
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
-	reason, submitted_at, scheduled_at, started_at, finished_at`
+	reason, submitted_at, scheduled_at, started_at, finished_at, hold_seq, capture_seq, voucher_micros, voucher_scheme_id,
+	vat_micros, commission_micros, provider_micros, arrears_micros`
 
 func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var j core.Job
 	var spec, state string
 	var center sql.NullString
 	var exit, sched, started, finished sql.NullInt64
-	var hold, cost, submitted int64
+	var hold, cost, submitted, voucher, vat, comm, prov, arrears int64
 	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
-		&j.Reason, &submitted, &sched, &started, &finished)
+		&j.Reason, &submitted, &sched, &started, &finished, &j.HoldSeq, &j.Charges.CaptureSeq, &voucher,
+		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears)
+	j.Charges.VoucherMicros, j.Charges.VATMicros, j.Charges.CommissionMicros = core.Micros(voucher), core.Micros(vat), core.Micros(comm)
+	j.Charges.ProviderMicros, j.Charges.ArrearsMicros = core.Micros(prov), core.Micros(arrears)
 	if err != nil {
 		return j, err
 	}
@@ -244,10 +255,14 @@ func (s *Store) ApplyPlan(ctx context.Context, as []store.Assignment, pending ma
 			if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, a.JobID); err != nil {
 				return err
 			}
+			var tier string
+			if err := t.QueryRowContext(ctx, `SELECT tier FROM jobs WHERE id = ?`, a.JobID).Scan(&tier); err != nil {
+				return err
+			}
 			var nodes []string
 			for _, p := range a.Placements {
 				if _, err := t.ExecContext(ctx, `INSERT INTO placements(job_id, idx, node_id, accel_model, rate_scaled)
-					VALUES (?,?,?,?,?)`, a.JobID, p.Index, p.NodeID, p.AccelModel, p.RateScaled); err != nil {
+					VALUES (?,?,?,?,?)`, a.JobID, p.Index, p.NodeID, p.AccelModel, meter.TierRate(p.RateScaled, tier)); err != nil {
 					return err
 				}
 				nodes = append(nodes, p.NodeName)
@@ -282,8 +297,8 @@ func summarizeNodes(nodes []string) string {
 // MarkRunning moves a scheduled job to running.
 func (s *Store) MarkRunning(ctx context.Context, jobID, msg string) error {
 	return s.update(ctx, func(t *tx) error {
-		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'scheduled'`,
-			ms(t.now), jobID)
+		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'running', started_at = ?, next_capture_at = ?
+			WHERE id = ? AND state = 'scheduled'`, ms(t.now), ms(t.now.Add(s.Billing.Window)), jobID)
 		if err != nil {
 			return err
 		}
@@ -317,7 +332,7 @@ func (s *Store) FinishJob(ctx context.Context, jobID string, r store.Result, com
 		if j.Placements, err = s.placements(ctx, t, jobID); err != nil {
 			return err
 		}
-		return t.finish(ctx, j, r, commissionBPS)
+		return t.finish(ctx, s, j, r, commissionBPS)
 	})
 	if err != nil {
 		return core.Job{}, err
@@ -325,19 +340,22 @@ func (s *Store) FinishJob(ctx context.Context, jobID string, r store.Result, com
 	return s.Job(ctx, jobID)
 }
 
-func (t *tx) finish(ctx context.Context, j core.Job, r store.Result, commissionBPS int64) error {
-	maxMs := j.Spec.MaxDuration.Milliseconds()
-	sum := new(big.Int)
-	var usage int64
+func (t *tx) finish(ctx context.Context, s *Store, j core.Job, r store.Result, commissionBPS int64) error {
 	byIdx := map[int]store.ReplicaResult{}
+	totals := map[int]int64{}
 	for _, rr := range r.Replicas {
 		byIdx[rr.Index] = rr
+		totals[rr.Index] = max(rr.UsageMs, 0)
 	}
+	if err := t.recordUsage(ctx, j, totals, "final"); err != nil {
+		return err
+	}
+	maxMs := j.Spec.MaxDuration.Milliseconds()
+	var usage int64
 	for _, p := range j.Placements {
 		rr := byIdx[p.Index]
 		billed := min(core.BilledMs(rr.UsageMs), maxMs)
 		usage += billed
-		core.CostTerm(sum, p.RateScaled, billed)
 		var exit any
 		if rr.ExitCode != nil {
 			exit = *rr.ExitCode
@@ -347,63 +365,28 @@ func (t *tx) finish(ctx context.Context, j core.Job, r store.Result, commissionB
 			return err
 		}
 	}
-	cost := core.Cost(sum)
-	note := ""
-	if cost > j.HoldMicros {
-		// Cannot happen while prices are fixed per placement and the hold
-		// used the highest rate; if it does, the tenant is not charged
-		// more than was held.
-		note = fmt.Sprintf(" (capped at the hold; computed %s)", cost.Exact())
-		cost = j.HoldMicros
+	if err := t.accrue(ctx, s, j, accrueFinal, commissionBPS); err != nil {
+		return err
 	}
 	var exit any
 	if r.ExitCode != nil {
 		exit = *r.ExitCode
 	}
-	if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = ?, exit_code = ?, reason = ?, usage_ms = ?, cost_micros = ?,
-		finished_at = ?, cancel_requested = 0 WHERE id = ?`, string(r.State), exit, r.Reason, usage, int64(cost), ms(t.now), j.ID); err != nil {
+	var cost int64
+	if err := t.QueryRowContext(ctx, `SELECT cost_micros FROM jobs WHERE id = ?`, j.ID).Scan(&cost); err != nil {
 		return err
 	}
-	if err := t.settle(ctx, j, cost, commissionBPS); err != nil {
+	if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = ?, exit_code = ?, reason = ?, usage_ms = ?, finished_at = ?,
+		cancel_requested = 0, funds_short_since = NULL, next_capture_at = NULL WHERE id = ?`, string(r.State), exit, r.Reason,
+		usage, ms(t.now), j.ID); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("%s; charged %s CNY for %.1f replica-seconds%s", r.State, cost.Exact(), float64(usage)/1000, note)
+	msg := fmt.Sprintf("%s; charged %s CNY in all for %.1f replica-seconds this attempt", r.State, core.Micros(cost).Exact(),
+		float64(usage)/1000)
 	if r.Reason != "" {
 		msg = r.Reason + "; " + msg
 	}
 	return t.event(ctx, j.ID, "finished", msg)
-}
-
-// settle posts the hold for cost and splits it. All transfer IDs derive from
-// the job ID, so a retried settlement cannot charge twice.
-func (t *tx) settle(ctx context.Context, j core.Job, cost core.Micros, commissionBPS int64) error {
-	if j.HoldMicros == 0 {
-		return nil
-	}
-	lt := ledgerTx{t}
-	if cost == 0 {
-		return ledger.Apply(ctx, lt, t.now, ledger.Transfer{
-			ID: "job:" + j.ID + ":release", PendingID: holdID(j.ID), Flags: ledger.VoidPending, Code: "release", JobID: j.ID,
-		})
-	}
-	var providerOrg string
-	if err := t.QueryRowContext(ctx, `SELECT provider_org_id FROM centers WHERE id = ?`, j.CenterID).Scan(&providerOrg); err != nil {
-		return fmt.Errorf("provider of center %q: %w", j.CenterID, err)
-	}
-	provider, commission := core.SplitCommission(cost, commissionBPS)
-	batch := []ledger.Transfer{{
-		ID: "job:" + j.ID + ":capture", PendingID: holdID(j.ID), Flags: ledger.PostPending, Amount: cost,
-		Code: "capture", JobID: j.ID,
-	}}
-	if provider > 0 {
-		batch = append(batch, ledger.Transfer{ID: "job:" + j.ID + ":provider", DebitAccountID: ledger.EscrowID,
-			CreditAccountID: ledger.PayableID(providerOrg), Amount: provider, Code: "provider_share", JobID: j.ID})
-	}
-	if commission > 0 {
-		batch = append(batch, ledger.Transfer{ID: "job:" + j.ID + ":commission", DebitAccountID: ledger.EscrowID,
-			CreditAccountID: ledger.CommissionID, Amount: commission, Code: "commission", JobID: j.ID})
-	}
-	return ledger.Apply(ctx, lt, t.now, batch...)
 }
 
 // CancelJob cancels a job. A queued job ends at once and its hold is
@@ -424,7 +407,7 @@ func (s *Store) CancelJob(ctx context.Context, jobID string) (ended bool, err er
 			return core.Errorf(core.EConflict, "job %s already %s", jobID, j.State)
 		case j.State == core.JobQueued:
 			ended = true
-			return t.finish(ctx, j, store.Result{State: core.JobCancelled, Reason: "cancelled while queued"}, 0)
+			return t.finish(ctx, s, j, store.Result{State: core.JobCancelled, Reason: "cancelled while queued"}, 0)
 		}
 		if _, err := t.ExecContext(ctx, `UPDATE jobs SET cancel_requested = 1 WHERE id = ?`, jobID); err != nil {
 			return err
@@ -485,7 +468,7 @@ func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, fai
 				if err != nil {
 					return err
 				}
-				if err := t.finish(ctx, j, store.Result{State: core.JobFailed,
+				if err := t.finish(ctx, s, j, store.Result{State: core.JobFailed,
 					Reason: fmt.Sprintf("lost in a server restart on attempt %d of %d", j.Attempt+1, core.MaxAttempts)}, 0); err != nil {
 					return err
 				}

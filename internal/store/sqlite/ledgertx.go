@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/suanli/suanli/internal/core"
@@ -33,7 +34,7 @@ func (l ledgerTx) Transfer(ctx context.Context, id string) (ledger.Transfer, boo
 }
 
 func (l ledgerTx) Resolution(ctx context.Context, pendingID string) (ledger.Transfer, bool, error) {
-	return scanTransferOpt(l.t.QueryRowContext(ctx, `SELECT `+transferCols+` FROM transfers WHERE pending_id = ?`, pendingID))
+	return scanTransferOpt(l.t.QueryRowContext(ctx, selectResolution, pendingID))
 }
 
 func (l ledgerTx) InsertTransfer(ctx context.Context, t ledger.Transfer) error {
@@ -56,6 +57,11 @@ func (l ledgerTx) LastHash(ctx context.Context) (string, error) {
 	}
 	return h, err
 }
+
+// selectResolution repeats the partial index's condition so that SQLite
+// uses transfers_resolution: with `pending_id = ?` alone it cannot prove the
+// parameter is not ” and scans the whole journal.
+const selectResolution = `SELECT ` + transferCols + ` FROM transfers WHERE pending_id = ? AND pending_id <> ''`
 
 const accountCols = `id, ledger, code, org_id, flags, debits_pending, debits_posted, credits_pending, credits_posted`
 
@@ -232,14 +238,6 @@ func (s *Store) TopUp(ctx context.Context, orgID string, amount core.Micros, ref
 	return s.Account(ctx, ledger.WalletID(orgID))
 }
 
-// ApplyTransfers applies a linked batch of transfers in one transaction:
-// all of them or none (see ledger.Apply).
-func (s *Store) ApplyTransfers(ctx context.Context, batch []ledger.Transfer) error {
-	return s.update(ctx, func(t *tx) error {
-		return ledger.Apply(ctx, ledgerTx{t}, t.now, batch...)
-	})
-}
-
 // OpenAccount opens a ledger account (idempotent: an existing account with
 // the same id is left as it is).
 func (s *Store) OpenAccount(ctx context.Context, a ledger.Account) error {
@@ -264,7 +262,7 @@ const ExpireBatchMax = 500
 func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
 	now := s.Now()
 	rows, err := s.r.QueryContext(ctx, `SELECT id FROM transfers p WHERE flags = 1 AND expires_at > 0 AND expires_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id) ORDER BY expires_at LIMIT ?`, ms(now), ExpireBatchMax)
+		AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id AND r.pending_id <> '') ORDER BY expires_at LIMIT ?`, ms(now), ExpireBatchMax)
 	if err != nil {
 		return 0, err
 	}
@@ -296,4 +294,303 @@ func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// TransferBatchesMax bounds the linked batches in one ApplyTransferBatches
+// call, and so the transfers (at most ledger.BatchMax each) held in memory
+// until its commit.
+const TransferBatchesMax = 8192
+
+// ApplyTransfers applies a linked batch of transfers in one transaction:
+// all of them or none (see ledger.Apply).
+func (s *Store) ApplyTransfers(ctx context.Context, batch []ledger.Transfer) error {
+	return s.update(ctx, func(t *tx) error {
+		b := newBatchTx(t)
+		defer b.close()
+		if err := ledger.Apply(ctx, b, t.now, batch...); err != nil {
+			return err
+		}
+		return b.flush(ctx)
+	})
+}
+
+// ApplyTransferBatches applies independent linked batches in one database
+// transaction, so one fsync covers them all (group commit). Each batch is
+// all-or-nothing on its own: results[i] is the error that rejected batch i
+// (an invalid transfer, insufficient funds, a conflict), and the other
+// batches still commit. When err is not nil nothing was committed.
+func (s *Store) ApplyTransferBatches(ctx context.Context, batches [][]ledger.Transfer) (results []error, err error) {
+	if len(batches) > TransferBatchesMax {
+		return nil, core.Errorf(core.EInvalid, "%d batches exceed %d", len(batches), TransferBatchesMax)
+	}
+	results = make([]error, len(batches))
+	err = s.update(ctx, func(t *tx) error {
+		b := newBatchTx(t)
+		defer b.close()
+		for i, batch := range batches {
+			b.begin()
+			if results[i] = ledger.Apply(ctx, b, t.now, batch...); results[i] != nil {
+				if core.ErrorCode(results[i]) == core.EInternal {
+					return results[i] // an I/O failure or a bug, not a rejected batch
+				}
+				b.rollback()
+			}
+		}
+		return b.flush(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// batchTx is a ledger.Tx over one write transaction that applies many
+// transfers. Nothing is written until flush: balances are cached and each
+// changed account is updated once, new transfers are buffered (lookups see
+// them) and inserted in journal order, and the chain's last hash is kept in
+// memory. A batch that fails is undone in memory only (begin, rollback), so
+// no SAVEPOINT is needed. Statements are prepared once per transaction. The
+// transaction must not write accounts or transfers by other means between
+// newBatchTx and flush.
+type batchTx struct {
+	t        *tx
+	stmts    [stmtCount]*sql.Stmt
+	accounts map[string]*cachedAccount
+	journal  []ledger.Transfer // not yet inserted, in order
+	byID     map[string]int    // index in journal
+	resolved map[string]int    // pending id -> index in journal of its post or void
+	hash     string            // the chain's last hash
+	hashOK   bool              // hash has been read
+
+	// Undo state of the current batch.
+	mark     int
+	markHash string
+	undo     map[string]cachedAccount // before the batch's first change
+}
+
+type cachedAccount struct {
+	a     ledger.Account
+	dirty bool
+}
+
+const (
+	stmtAccount = iota
+	stmtUpdate
+	stmtTransfer
+	stmtResolution
+	stmtLastHash
+	stmtInsert
+	stmtInsertMany
+	stmtCount
+)
+
+// insertRows is how many transfers one multi-row INSERT writes (13
+// parameters each, far below SQLite's 32766).
+const insertRows = 32
+
+const insertTransferSQL = `INSERT INTO transfers(id, debit_account_id, credit_account_id, amount, pending_id, flags,
+	code, job_id, expires_at, reason, actor, created_at, hash) VALUES `
+
+const insertTransferRow = `(?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+var batchSQL = [stmtCount]string{
+	stmtAccount:    `SELECT ` + accountCols + ` FROM accounts WHERE id = ?`,
+	stmtUpdate:     `UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?`,
+	stmtTransfer:   `SELECT ` + transferCols + ` FROM transfers WHERE id = ?`,
+	stmtResolution: selectResolution,
+	stmtLastHash:   `SELECT hash FROM transfers ORDER BY seq DESC LIMIT 1`,
+	stmtInsert:     insertTransferSQL + insertTransferRow,
+	stmtInsertMany: insertTransferSQL + insertTransferRow + strings.Repeat(","+insertTransferRow, insertRows-1),
+}
+
+var _ ledger.Tx = (*batchTx)(nil)
+
+func newBatchTx(t *tx) *batchTx {
+	return &batchTx{t: t, accounts: map[string]*cachedAccount{}, byID: map[string]int{}, resolved: map[string]int{},
+		undo: map[string]cachedAccount{}}
+}
+
+func (b *batchTx) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
+	if b.stmts[i] == nil {
+		st, err := b.t.PrepareContext(ctx, batchSQL[i])
+		if err != nil {
+			return nil, err
+		}
+		b.stmts[i] = st
+	}
+	return b.stmts[i], nil
+}
+
+func (b *batchTx) close() {
+	for _, st := range b.stmts {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// begin starts a batch that rollback can undo.
+func (b *batchTx) begin() {
+	b.mark, b.markHash = len(b.journal), b.hash
+	clear(b.undo)
+}
+
+// rollback undoes everything since begin.
+func (b *batchTx) rollback() {
+	for id, c := range b.undo {
+		*b.accounts[id] = c
+	}
+	for _, t := range b.journal[b.mark:] {
+		delete(b.byID, t.ID)
+		if t.PendingID != "" {
+			delete(b.resolved, t.PendingID)
+		}
+	}
+	b.journal = b.journal[:b.mark]
+	b.hash = b.markHash
+	clear(b.undo)
+}
+
+func (b *batchTx) Account(ctx context.Context, id string) (ledger.Account, error) {
+	if c, ok := b.accounts[id]; ok {
+		return c.a, nil
+	}
+	st, err := b.stmt(ctx, stmtAccount)
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	a, err := scanAccount(st.QueryRowContext(ctx, id), id)
+	if err != nil {
+		return a, err
+	}
+	b.accounts[id] = &cachedAccount{a: a}
+	return a, nil
+}
+
+func (b *batchTx) UpdateBalances(_ context.Context, a ledger.Account) error {
+	c, ok := b.accounts[a.ID]
+	if !ok {
+		panic("sqlite: balances of account " + a.ID + " updated before it was read")
+	}
+	if _, saved := b.undo[a.ID]; !saved {
+		b.undo[a.ID] = *c
+	}
+	c.a.DebitsPending, c.a.DebitsPosted, c.a.CreditsPending, c.a.CreditsPosted = a.DebitsPending, a.DebitsPosted,
+		a.CreditsPending, a.CreditsPosted
+	c.dirty = true
+	return nil
+}
+
+func (b *batchTx) Transfer(ctx context.Context, id string) (ledger.Transfer, bool, error) {
+	if i, ok := b.byID[id]; ok {
+		return b.journal[i], true, nil
+	}
+	st, err := b.stmt(ctx, stmtTransfer)
+	if err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	return scanTransferOpt(st.QueryRowContext(ctx, id))
+}
+
+func (b *batchTx) Resolution(ctx context.Context, pendingID string) (ledger.Transfer, bool, error) {
+	if i, ok := b.resolved[pendingID]; ok {
+		return b.journal[i], true, nil
+	}
+	st, err := b.stmt(ctx, stmtResolution)
+	if err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	return scanTransferOpt(st.QueryRowContext(ctx, pendingID))
+}
+
+func (b *batchTx) InsertTransfer(_ context.Context, t ledger.Transfer) error {
+	if _, dup := b.byID[t.ID]; dup {
+		panic("sqlite: transfer " + t.ID + " inserted twice") // Apply looks it up first
+	}
+	// Stored times are milliseconds: keep what a read-back would return, so
+	// an idempotent retry in the same transaction compares equal.
+	t.CreatedAt = fromMs(ms(t.CreatedAt))
+	if !t.ExpiresAt.IsZero() {
+		t.ExpiresAt = fromMs(ms(t.ExpiresAt))
+	}
+	b.byID[t.ID] = len(b.journal)
+	if t.PendingID != "" {
+		b.resolved[t.PendingID] = len(b.journal)
+	}
+	b.journal = append(b.journal, t)
+	b.hash, b.hashOK = t.Hash, true
+	return nil
+}
+
+func (b *batchTx) LastHash(ctx context.Context) (string, error) {
+	if b.hashOK {
+		return b.hash, nil
+	}
+	st, err := b.stmt(ctx, stmtLastHash)
+	if err != nil {
+		return "", err
+	}
+	err = st.QueryRowContext(ctx).Scan(&b.hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	b.hashOK, b.markHash = true, b.hash
+	return b.hash, nil
+}
+
+// flush writes the changed balances and the buffered transfers.
+func (b *batchTx) flush(ctx context.Context) error {
+	ids := make([]string, 0, len(b.accounts))
+	for id, c := range b.accounts {
+		if c.dirty {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if len(ids) > 0 {
+		st, err := b.stmt(ctx, stmtUpdate)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			a := b.accounts[id].a
+			if _, err := st.ExecContext(ctx, int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending),
+				int64(a.CreditsPosted), id); err != nil {
+				return fmt.Errorf("update account %s: %w", id, err)
+			}
+		}
+	}
+	js := b.journal
+	args := make([]any, 0, 13*insertRows)
+	for len(js) > 0 {
+		n, which := insertRows, stmtInsertMany
+		if len(js) < insertRows {
+			n, which = 1, stmtInsert
+		}
+		st, err := b.stmt(ctx, which)
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, t := range js[:n] {
+			args = appendTransferArgs(args, t)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert transfers: %w", err)
+		}
+		js = js[n:]
+	}
+	b.journal = b.journal[:0]
+	clear(b.byID)
+	clear(b.resolved)
+	return nil
+}
+
+func appendTransferArgs(args []any, t ledger.Transfer) []any {
+	var exp int64
+	if !t.ExpiresAt.IsZero() {
+		exp = ms(t.ExpiresAt)
+	}
+	return append(args, t.ID, t.DebitAccountID, t.CreditAccountID, int64(t.Amount), t.PendingID, int64(t.Flags), t.Code,
+		t.JobID, exp, t.Reason, t.Actor, ms(t.CreatedAt), t.Hash)
 }

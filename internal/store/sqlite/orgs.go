@@ -67,6 +67,9 @@ func (s *Store) EnsureSystemAccounts(ctx context.Context) error {
 			{ledger.EscrowID, ledger.CodeEscrow},
 			{ledger.CommissionID, ledger.CodeCommission},
 			{ledger.BankClearingID, ledger.CodeBankClearing},
+			{VATPayableID, CodeVAT},
+			{PayoutsID, CodePayouts},
+			{AdjustmentsID, CodeAdjustments},
 		} {
 			if err := t.openAccount(ctx, a.id, a.code, "", 0); err != nil {
 				return err

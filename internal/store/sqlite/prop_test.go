@@ -25,11 +25,12 @@ import (
 //     share plus commission equals all charges.
 func TestPropSettlement(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		f := setup(t)
+		f := setupSync(t, "OFF")
 		ctx := context.Background()
 		rate, _ := f.center.Prices.RateScaled(spec().Replicas[0], "A100")
 		type jobState struct {
 			id    string
+			rate  int64 // the quoted (highest) rate; placements never exceed it
 			hold  core.Micros
 			state core.JobState
 			cost  core.Micros
@@ -50,11 +51,12 @@ func TestPropSettlement(t *testing.T) {
 		}
 		actions := map[string]func(*rapid.T){
 			"submit": func(rt *rapid.T) {
-				hold := core.Micros(rapid.Int64Range(0, 4_000_000).Draw(rt, "hold"))
+				rate := rapid.Int64Range(0, 4_000_000).Draw(rt, "rate_micros_per_hour") * core.RateScale
 				sp := spec()
 				sp.MaxDuration = time.Duration(rapid.Int64Range(1, 3600).Draw(rt, "max_s")) * time.Second
+				hold := f.s.Billing.HoldFor(sp, rate)
 				w := f.wallet(t)
-				j, err := f.s.SubmitJob(ctx, f.tenant.ID, sp, hold)
+				j, err := f.s.SubmitJob(ctx, f.tenant.ID, sp, rate)
 				if hold > w.Available() {
 					if core.ErrorCode(err) != core.EInsufficientFunds {
 						rt.Fatalf("submit of %d over available %d = %v, want insufficient_funds", hold, w.Available(), err)
@@ -64,7 +66,7 @@ func TestPropSettlement(t *testing.T) {
 				if err != nil {
 					rt.Fatalf("submit: %v", err)
 				}
-				jobs = append(jobs, &jobState{id: j.ID, hold: hold, state: core.JobQueued})
+				jobs = append(jobs, &jobState{id: j.ID, rate: rate, hold: hold, state: core.JobQueued})
 			},
 			"run": func(rt *rapid.T) {
 				var queued []*jobState
@@ -78,7 +80,7 @@ func TestPropSettlement(t *testing.T) {
 				}
 				j := rapid.SampledFrom(queued).Draw(rt, "job")
 				if _, err := f.s.ApplyPlan(ctx, []store.Assignment{{JobID: j.id, CenterID: f.center.ID,
-					Placements: []core.Placement{{Index: 0, NodeID: f.node.ID, AccelModel: "A100", RateScaled: rate}}}}, nil); err != nil {
+					Placements: []core.Placement{{Index: 0, NodeID: f.node.ID, AccelModel: "A100", RateScaled: min(rate, j.rate)}}}}, nil); err != nil {
 					rt.Fatal(err)
 				}
 				if err := f.s.MarkRunning(ctx, j.id, "run"); err != nil {
@@ -169,8 +171,10 @@ func TestPropSettlement(t *testing.T) {
 				}
 				payable, _ := f.s.Account(ctx, ledger.PayableID(f.center.ProviderOrgID))
 				comm, _ := f.s.Account(ctx, ledger.CommissionID)
-				if payable.CreditsPosted+comm.CreditsPosted != spent {
-					rt.Fatalf("provider %d + commission %d != charges %d", payable.CreditsPosted, comm.CreditsPosted, spent)
+				vat, _ := f.s.Account(ctx, VATPayableID)
+				if payable.CreditsPosted+comm.CreditsPosted+vat.CreditsPosted != spent {
+					rt.Fatalf("provider %d + commission %d + VAT %d != charges %d", payable.CreditsPosted, comm.CreditsPosted,
+						vat.CreditsPosted, spent)
 				}
 			},
 		})

@@ -28,17 +28,23 @@ const readersMax = 4
 
 // Store is the SQLite store.
 type Store struct {
-	w   *sql.DB // the single writer
-	r   *sql.DB // readers
-	Now func() time.Time
+	w       *sql.DB // the single writer
+	r       *sql.DB // readers
+	Now     func() time.Time
+	Billing Billing
 }
 
 // Open opens (creating if needed) the database file in dir and migrates it.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	path := filepath.Join(dir, "suanli.db")
 	// synchronous=FULL: a committed charge must survive a power cut.
+	return open(ctx, dir, "FULL")
+}
+
+// open lets the package's own property tests trade durability for speed.
+func open(ctx context.Context, dir, synchronous string) (*Store, error) {
+	path := filepath.Join(dir, "suanli.db")
 	// foreign_keys: SQLite leaves them off unless asked.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
@@ -51,7 +57,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readersMax)
-	s := &Store{w: w, r: r, Now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{w: w, r: r, Now: func() time.Time { return time.Now().UTC() }, Billing: DefaultBilling}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -26,14 +26,19 @@ func code(t *testing.T, first17 string) string {
 	return first17 + string(ch)
 }
 
-func setup(t *testing.T) fixture {
+func setup(t *testing.T) fixture { return setupSync(t, "FULL") }
+
+// setupSync opens the fixture store with the given synchronous pragma; the
+// property tests use OFF, which changes durability, not behaviour.
+func setupSync(t *testing.T, synchronous string) fixture {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
+	s, err := open(ctx, t.TempDir(), synchronous)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	s.Billing.Window = 24 * time.Hour // single holds unless a test rolls
 	if err := s.EnsureSystemAccounts(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +65,10 @@ func setup(t *testing.T) fixture {
 	}
 	return fixture{s: s, tenant: tenant, center: c, node: nodes[0]}
 }
+
+// perHour is a rate of yuan CNY an hour in core.RateScale fixed point; with
+// spec()'s one-hour max duration it is also the hold in CNY.
+func perHour(yuan float64) int64 { return int64(yuan*1e6) * core.RateScale }
 
 func spec() core.JobSpec {
 	return core.JobSpec{Duration: time.Second, MaxDuration: time.Hour,
@@ -90,7 +99,7 @@ func (f fixture) wallet(t *testing.T) ledger.Account {
 func TestSubmitRefusedWithoutFunds(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	_, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), 11*core.MicrosPerYuan)
+	_, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), perHour(11))
 	if core.ErrorCode(err) != core.EInsufficientFunds {
 		t.Fatalf("SubmitJob over the balance = %v, want insufficient_funds", err)
 	}
@@ -105,7 +114,7 @@ func TestSubmitRefusedWithoutFunds(t *testing.T) {
 func TestFinishSettlesExactlyOnce(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), 3_600_000)
+	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), perHour(3.6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +143,10 @@ func TestFinishSettlesExactlyOnce(t *testing.T) {
 	}
 	payable, _ := f.s.Account(ctx, ledger.PayableID(f.center.ProviderOrgID))
 	comm, _ := f.s.Account(ctx, ledger.CommissionID)
-	if payable.CreditsPosted != 2700 || comm.CreditsPosted != 300 {
-		t.Errorf("provider %d commission %d, want 2700 and 300", payable.CreditsPosted, comm.CreditsPosted)
+	// 3000 gross: VAT 3000×6/106 = 170, net 2830, 10 % commission 283, provider 2547.
+	vat, _ := f.s.Account(ctx, VATPayableID)
+	if payable.CreditsPosted != 2547 || comm.CreditsPosted != 283 || vat.CreditsPosted != 170 {
+		t.Errorf("provider %d commission %d VAT %d, want 2547, 283, 170", payable.CreditsPosted, comm.CreditsPosted, vat.CreditsPosted)
 	}
 	if err := f.s.CheckLedger(ctx); err != nil {
 		t.Error(err)
@@ -145,7 +156,7 @@ func TestFinishSettlesExactlyOnce(t *testing.T) {
 func TestCancelQueuedReleasesHold(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), 1_000_000)
+	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), perHour(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +186,7 @@ func TestRecoverLostRequeuesThenFails(t *testing.T) {
 	if _, err := f.s.w.ExecContext(ctx, `UPDATE centers SET executor = 'local'`); err != nil {
 		t.Fatal(err)
 	}
-	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), 1_000_000)
+	j, err := f.s.SubmitJob(ctx, f.tenant.ID, spec(), perHour(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,360 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/ledger"
+	"github.com/suanli/suanli/internal/meter"
+)
+
+// Billing configures how jobs are charged.
+type Billing struct {
+	VATBPS int64 // VAT on services, in basis points of the net price (600 = 6 %); list prices include it
+	// Window is a rolling hold's length: a job whose max duration exceeds
+	// Window+Grace holds only one window (plus grace) at a time and is
+	// charged at each window's end.
+	Window time.Duration
+	// Grace is how long a job keeps running after its wallet failed to fund
+	// the next window; the current hold covers it. Then the job is stopped.
+	Grace time.Duration
+}
+
+// DefaultBilling is used unless the server configures otherwise.
+var DefaultBilling = Billing{VATBPS: 600, Window: 10 * time.Minute, Grace: 2 * time.Minute}
+
+// Account IDs the settlement uses beyond the ledger package's.
+const (
+	VATPayableID = "operator:vat_payable"
+	CodeVAT      = "vat_payable"
+	CodeFunder   = "funder_receivable"
+	CodeArrears  = "tenant_receivable"
+)
+
+// FunderReceivableID is what a voucher scheme's funding body owes.
+func FunderReceivableID(schemeID string) string { return "funder:" + schemeID + ":receivable" }
+
+// ArrearsID is what a tenant owes when usage outran its wallet.
+func ArrearsID(orgID string) string { return "tenant:" + orgID + ":receivable" }
+
+func holdIDSeq(jobID string, seq int) string {
+	if seq == 0 {
+		return "job:" + jobID + ":hold"
+	}
+	return fmt.Sprintf("job:%s:hold:%d", jobID, seq)
+}
+
+// rolling reports whether a job is charged in windows.
+func (b Billing) rolling(spec core.JobSpec) bool { return spec.MaxDuration > b.Window+b.Grace }
+
+// HoldFor is the hold for a job whose replicas cost rateScaled per hour in
+// all: its whole max duration, or one window plus grace for rolling jobs.
+func (b Billing) HoldFor(spec core.JobSpec, rateScaled int64) core.Micros {
+	d := spec.MaxDuration
+	if b.rolling(spec) {
+		d = b.Window + b.Grace
+	}
+	return core.Cost(core.CostTerm(new(big.Int), rateScaled, d.Milliseconds()))
+}
+
+// usage reads a job's cumulative usage over all attempts, and the rates in
+// effect when it happened.
+func (t *tx) usage(ctx context.Context, j core.Job) (meter.Rates, meter.Usage, error) {
+	r := meter.Rates{Replica: map[int]int64{}, MaxMs: j.Spec.MaxDuration.Milliseconds()}
+	u := meter.Usage{ReplicaMs: map[int]int64{}}
+	var storageHour, egress int64
+	if j.CenterID != "" {
+		if err := t.QueryRowContext(ctx, `SELECT storage_gib_hour, egress_gib FROM centers WHERE id = ?`, j.CenterID).
+			Scan(&storageHour, &egress); err != nil {
+			return r, u, err
+		}
+	}
+	r.StorageGiBHour, r.EgressGiB = core.Micros(storageHour), core.Micros(egress)
+	rows, err := t.QueryContext(ctx, `SELECT attempt, replica, MAX(rate_scaled), SUM(wall_ms), SUM(storage_mib_ms), SUM(egress_mib)
+		FROM usage_events WHERE job_id = ? GROUP BY attempt, replica`, j.ID)
+	if err != nil {
+		return r, u, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var attempt, replica int
+		var rate, wall, storage, eg int64
+		if err := rows.Scan(&attempt, &replica, &rate, &wall, &storage, &eg); err != nil {
+			return r, u, err
+		}
+		key := attempt*core.ReplicasMax + replica
+		r.Replica[key], u.ReplicaMs[key] = rate, wall
+		u.StorageMiBMs += storage
+		u.EgressMiB += eg
+	}
+	return r, u, rows.Err()
+}
+
+// recordUsage stores a usage event for every replica whose cumulative wall
+// time in this attempt grew past what was recorded. Event ids are
+// job/attempt/replica/sequence, so replaying the same totals adds nothing.
+func (t *tx) recordUsage(ctx context.Context, j core.Job, totals map[int]int64, source string) error {
+	rows, err := t.QueryContext(ctx, `SELECT replica, SUM(wall_ms), COUNT(*) FROM usage_events
+		WHERE job_id = ? AND attempt = ? GROUP BY replica`, j.ID, j.Attempt)
+	if err != nil {
+		return err
+	}
+	type rec struct{ ms, n int64 }
+	have := map[int]rec{}
+	for rows.Next() {
+		var replica int
+		var r rec
+		if err := rows.Scan(&replica, &r.ms, &r.n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[replica] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range j.Placements {
+		total, ok := totals[p.Index]
+		h := have[p.Index]
+		if !ok || total <= h.ms {
+			continue
+		}
+		id := fmt.Sprintf("%s/%d/%d/%d", j.ID, j.Attempt, p.Index, h.n)
+		if _, err := t.ExecContext(ctx, `INSERT INTO usage_events(id, job_id, attempt, replica, seq, wall_ms, rate_scaled,
+			source, received_at) VALUES (?,?,?,?,?,?,?,?,?)`, id, j.ID, j.Attempt, p.Index, h.n, total-h.ms, p.RateScaled,
+			source, ms(t.now)); err != nil {
+			return fmt.Errorf("usage event %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+type accrueMode int
+
+const (
+	accrueWindow accrueMode = iota // a rolling window ended: capture it and hold the next
+	accrueFinal                    // the job ended: capture the rest and resolve the hold
+	accrueLate                     // usage arrived after the job was settled: charge it directly
+)
+
+// errShort means the wallet cannot fund the next rolling window.
+var errShort = errors.New("wallet cannot fund the next window")
+
+// accrue charges a job for its usage so far: cumulative total minus what was
+// already charged, paid first from a 算力券 grant (the eligible share) and
+// the rest from the wallet hold, then split from escrow into VAT,
+// commission and the provider's share. All transfers of one capture are a
+// linked batch with ids derived from the job and the capture number, so a
+// retried capture cannot charge twice. j must be read in this transaction.
+func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, commissionBPS int64) error {
+	rates, u, err := t.usage(ctx, j)
+	if err != nil {
+		return err
+	}
+	total := meter.Total(rates, u)
+	delta := total - j.CostMicros
+	if delta < 0 {
+		panic(fmt.Sprintf("accrue: job %s total %d below charged %d", j.ID, total, j.CostMicros))
+	}
+	k := j.Charges.CaptureSeq + 1
+	id := func(kind string) string { return fmt.Sprintf("job:%s:%s:%d", j.ID, kind, k) }
+	var batch []ledger.Transfer
+	wallet := ledger.WalletID(j.TenantOrgID)
+	holdID := holdIDSeq(j.ID, j.HoldSeq)
+	holdOpen := j.HoldMicros > 0 && mode != accrueLate
+	newHoldSeq, newHold := j.HoldSeq, j.HoldMicros
+	if mode == accrueWindow {
+		newHoldSeq = j.HoldSeq + 1
+		newHold = s.Billing.HoldFor(j.Spec, placementRate(j))
+		batch = append(batch, ledger.Transfer{ID: holdIDSeq(j.ID, newHoldSeq), DebitAccountID: wallet,
+			CreditAccountID: ledger.EscrowID, Amount: newHold, Flags: ledger.Pending, Code: "hold", JobID: j.ID})
+	}
+
+	// The voucher pays its share first.
+	v, err := t.voucherShare(ctx, j, total)
+	if err != nil {
+		return err
+	}
+	vdelta := v.amount - j.Charges.VoucherMicros
+	if vdelta > 0 {
+		batch = append(batch,
+			ledger.Transfer{ID: id("voucher-use"), DebitAccountID: voucherGrantID(v.schemeID, j.TenantOrgID, v.year),
+				CreditAccountID: voucherUsedID(v.schemeID), Amount: vdelta, Code: "voucher_use", JobID: j.ID},
+			ledger.Transfer{ID: id("voucher"), DebitAccountID: FunderReceivableID(v.schemeID),
+				CreditAccountID: ledger.EscrowID, Amount: vdelta, Code: "voucher", JobID: j.ID})
+	}
+	wdelta := delta - max(vdelta, 0)
+
+	// The wallet pays the rest: from the hold, beyond it directly, and what
+	// the wallet cannot cover becomes arrears.
+	fromHold := core.Micros(0)
+	if holdOpen {
+		fromHold = min(wdelta, j.HoldMicros)
+		if fromHold > 0 {
+			batch = append(batch, ledger.Transfer{ID: id("capture"), PendingID: holdID, Flags: ledger.PostPending,
+				Amount: fromHold, Code: "capture", JobID: j.ID})
+		} else {
+			batch = append(batch, ledger.Transfer{ID: id("release"), PendingID: holdID, Flags: ledger.VoidPending,
+				Code: "release", JobID: j.ID})
+		}
+	}
+	rest := wdelta - fromHold
+	var arrears core.Micros
+	if rest > 0 {
+		acct, err := t.accountTx(ctx, wallet)
+		if err != nil {
+			return err
+		}
+		direct := min(rest, max(acct.Available(), 0))
+		if direct > 0 {
+			batch = append(batch, ledger.Transfer{ID: id("direct"), DebitAccountID: wallet, CreditAccountID: ledger.EscrowID,
+				Amount: direct, Code: "capture_direct", JobID: j.ID})
+		}
+		if arrears = rest - direct; arrears > 0 {
+			if err := t.openAccount(ctx, ArrearsID(j.TenantOrgID), CodeArrears, j.TenantOrgID, 0); err != nil {
+				return err
+			}
+			batch = append(batch, ledger.Transfer{ID: id("arrears"), DebitAccountID: ArrearsID(j.TenantOrgID),
+				CreditAccountID: ledger.EscrowID, Amount: arrears, Code: "arrears", JobID: j.ID})
+		}
+	}
+
+	// Escrow pays out the split, cumulatively.
+	vat, comm, prov := meter.Split(total, s.Billing.VATBPS, commissionBPS)
+	var providerOrg string
+	if delta > 0 {
+		if err := t.QueryRowContext(ctx, `SELECT provider_org_id FROM centers WHERE id = ?`, j.CenterID).Scan(&providerOrg); err != nil {
+			return fmt.Errorf("provider of center %q: %w", j.CenterID, err)
+		}
+	}
+	for _, leg := range []struct {
+		kind, acct, code string
+		amount           core.Micros
+	}{
+		{"vat", VATPayableID, "vat", vat - j.Charges.VATMicros},
+		{"commission", ledger.CommissionID, "commission", comm - j.Charges.CommissionMicros},
+		{"provider", ledger.PayableID(providerOrg), "provider_share", prov - j.Charges.ProviderMicros},
+	} {
+		if leg.amount < 0 {
+			panic("accrue: cumulative split decreased")
+		}
+		if leg.amount > 0 {
+			batch = append(batch, ledger.Transfer{ID: id(leg.kind), DebitAccountID: ledger.EscrowID,
+				CreditAccountID: leg.acct, Amount: leg.amount, Code: leg.code, JobID: j.ID})
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := ledger.Apply(ctx, ledgerTx{t}, t.now, batch...); err != nil {
+		if mode == accrueWindow && core.ErrorCode(err) == core.EInsufficientFunds {
+			return errShort // the new hold failed first; nothing was written
+		}
+		return err
+	}
+	if !holdOpen || mode == accrueFinal {
+		newHold = 0
+	}
+	_, err = t.ExecContext(ctx, `UPDATE jobs SET cost_micros = ?, capture_seq = ?, hold_seq = ?, hold_micros = ?,
+		voucher_micros = voucher_micros + ?, voucher_scheme_id = CASE WHEN ? > 0 THEN ? ELSE voucher_scheme_id END,
+		vat_micros = ?, commission_micros = ?, provider_micros = ?, arrears_micros = arrears_micros + ? WHERE id = ?`,
+		int64(total), k, newHoldSeq, int64(newHold), int64(max(vdelta, 0)), int64(vdelta), v.schemeID,
+		int64(vat), int64(comm), int64(prov), int64(arrears), j.ID)
+	return err
+}
+
+// placementRate is the job's total rate at its placements.
+func placementRate(j core.Job) int64 {
+	var r int64
+	for _, p := range j.Placements {
+		r += p.RateScaled
+	}
+	return r
+}
+
+func (t *tx) accountTx(ctx context.Context, id string) (ledger.Account, error) {
+	return ledgerTx{t}.Account(ctx, id)
+}
+
+func (t *tx) readJob(ctx context.Context, s *Store, id string) (core.Job, error) {
+	j, err := scanJob(t.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, notFound("job", id)
+	}
+	if err != nil {
+		return j, err
+	}
+	j.Placements, err = s.placements(ctx, t, id)
+	return j, err
+}
+
+// MeterStatus tells the control loop what metering found.
+type MeterStatus struct {
+	Short  bool      // the wallet could not fund the next window
+	StopAt time.Time // when the grace period ends (Short only)
+}
+
+// Meter records a running job's cumulative usage per replica and, for a
+// rolling job whose window has ended, captures the window and holds the
+// next. If the wallet cannot fund the next window the job enters its grace
+// period (a notice event is written once) and the status says when to stop.
+func (s *Store) Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (MeterStatus, error) {
+	var st MeterStatus
+	err := s.update(ctx, func(t *tx) error {
+		st = MeterStatus{}
+		j, err := t.readJob(ctx, s, jobID)
+		if err != nil {
+			return err
+		}
+		if j.State != core.JobRunning {
+			return nil
+		}
+		if err := t.recordUsage(ctx, j, totals, "control"); err != nil {
+			return err
+		}
+		var next, short sql.NullInt64
+		if err := t.QueryRowContext(ctx, `SELECT next_capture_at, funds_short_since FROM jobs WHERE id = ?`, jobID).
+			Scan(&next, &short); err != nil {
+			return err
+		}
+		if !s.Billing.rolling(j.Spec) || !next.Valid || ms(t.now) < next.Int64 {
+			return nil
+		}
+		err = t.accrue(ctx, s, j, accrueWindow, commissionBPS)
+		switch {
+		case errors.Is(err, errShort):
+			since := t.now
+			if short.Valid {
+				since = fromMs(short.Int64)
+			} else {
+				if _, err := t.ExecContext(ctx, `UPDATE jobs SET funds_short_since = ? WHERE id = ?`, ms(t.now), jobID); err != nil {
+					return err
+				}
+				if err := t.event(ctx, jobID, "notice", fmt.Sprintf("the wallet cannot fund the next %s window (%s CNY); "+
+					"the job will be stopped at %s unless the wallet is topped up", s.Billing.Window,
+					s.Billing.HoldFor(j.Spec, placementRate(j)).Yuan(), t.now.Add(s.Billing.Grace).Format(time.RFC3339))); err != nil {
+					return err
+				}
+			}
+			st = MeterStatus{Short: true, StopAt: since.Add(s.Billing.Grace)}
+			return nil
+		case err != nil:
+			return err
+		}
+		if short.Valid {
+			if err := t.event(ctx, jobID, "funded", "the wallet funded the next window again"); err != nil {
+				return err
+			}
+		}
+		_, err = t.ExecContext(ctx, `UPDATE jobs SET funds_short_since = NULL, next_capture_at = ? WHERE id = ?`,
+			next.Int64+s.Billing.Window.Milliseconds(), jobID)
+		return err
+	})
+	return st, err
+}

@@ -1,0 +1,93 @@
+-- +goose Up
+ALTER TABLE centers ADD COLUMN storage_gib_hour INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE centers ADD COLUMN egress_gib INTEGER NOT NULL DEFAULT 0;
+
+-- Billing state of a job: the current hold (rolling holds are numbered),
+-- and what has been charged so far, cumulatively, with its split.
+ALTER TABLE jobs ADD COLUMN tier TEXT NOT NULL DEFAULT 'normal';
+ALTER TABLE jobs ADD COLUMN hold_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN capture_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN voucher_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN voucher_scheme_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN vat_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN commission_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN provider_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN arrears_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN funds_short_since INTEGER;
+ALTER TABLE jobs ADD COLUMN next_capture_at INTEGER; -- rolling holds: when the next window is captured
+
+-- Usage events: one row per (job, attempt, replica, sequence number); the
+-- id is deterministic, so a repeated report is recognized and ignored.
+-- rate_scaled is the replica's rate when the usage happened.
+CREATE TABLE usage_events (
+  id             TEXT PRIMARY KEY,
+  job_id         TEXT NOT NULL REFERENCES jobs(id),
+  attempt        INTEGER NOT NULL,
+  replica        INTEGER NOT NULL,
+  seq            INTEGER NOT NULL,
+  wall_ms        INTEGER NOT NULL CHECK (wall_ms >= 0),
+  storage_mib_ms INTEGER NOT NULL DEFAULT 0 CHECK (storage_mib_ms >= 0),
+  egress_mib     INTEGER NOT NULL DEFAULT 0 CHECK (egress_mib >= 0),
+  rate_scaled    INTEGER NOT NULL,
+  late           INTEGER NOT NULL DEFAULT 0, -- arrived after the job was settled
+  source         TEXT NOT NULL,
+  received_at    INTEGER NOT NULL
+);
+CREATE INDEX usage_events_job ON usage_events(job_id, attempt, replica);
+
+-- 算力券 schemes, grants and the related-party registry.
+CREATE TABLE voucher_schemes (
+  id                  TEXT PRIMARY KEY,
+  name                TEXT NOT NULL UNIQUE,
+  issuer              TEXT NOT NULL,
+  share_bps           INTEGER NOT NULL CHECK (share_bps BETWEEN 0 AND 10000),
+  domestic_share_bps  INTEGER NOT NULL CHECK (domestic_share_bps BETWEEN 0 AND 10000),
+  cap_per_tenant_year INTEGER NOT NULL CHECK (cap_per_tenant_year > 0),
+  budget              INTEGER NOT NULL CHECK (budget > 0),
+  valid_from          INTEGER NOT NULL,
+  valid_until         INTEGER NOT NULL,
+  eligible_kinds      TEXT NOT NULL DEFAULT '',   -- comma-separated; empty = all
+  eligible_centers    TEXT NOT NULL DEFAULT '',   -- comma-separated names; empty = all
+  created_by          TEXT NOT NULL,
+  created_at          INTEGER NOT NULL
+);
+
+CREATE TABLE voucher_grants (
+  id            TEXT PRIMARY KEY,
+  scheme_id     TEXT NOT NULL REFERENCES voucher_schemes(id),
+  tenant_org_id TEXT NOT NULL REFERENCES orgs(id),
+  year          INTEGER NOT NULL,
+  amount        INTEGER NOT NULL CHECK (amount > 0),
+  created_by    TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX voucher_grants_tenant ON voucher_grants(scheme_id, tenant_org_id, year);
+
+CREATE TABLE related_parties (
+  org_a      TEXT NOT NULL REFERENCES orgs(id),
+  org_b      TEXT NOT NULL REFERENCES orgs(id),
+  note       TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_a, org_b),
+  CHECK (org_a < org_b)
+);
+
+CREATE TABLE payouts (
+  id              TEXT PRIMARY KEY,
+  provider_org_id TEXT NOT NULL REFERENCES orgs(id),
+  period_start    INTEGER NOT NULL,
+  period_end      INTEGER NOT NULL,
+  amount          INTEGER NOT NULL CHECK (amount > 0),
+  reference       TEXT NOT NULL,
+  created_by      TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  UNIQUE (provider_org_id, period_start, period_end)
+);
+
+-- +goose Down
+DROP TABLE payouts;
+DROP TABLE related_parties;
+DROP TABLE voucher_grants;
+DROP TABLE voucher_schemes;
+DROP TABLE usage_events;
