@@ -23,6 +23,8 @@ const (
 	ActiveJobsMax   = 100_000 // running and scheduled jobs considered per cycle
 	RetryOutcomeMax = 10_000  // outcomes kept for retry when the store fails
 	DefaultInterval = 500 * time.Millisecond
+	// DefaultMeterInterval is how often usage is recorded while jobs run.
+	DefaultMeterInterval = 15 * time.Second
 )
 
 // Store is what the loop needs from the database.
@@ -36,12 +38,17 @@ type Store interface {
 	MarkRunning(ctx context.Context, jobID, msg string) error
 	FinishJob(ctx context.Context, jobID string, r store.Result, commissionBPS int64) (core.Job, error)
 	CancelRequested(ctx context.Context) ([]string, error)
+	Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (store.MeterStatus, error)
+	ExpireHolds(ctx context.Context) (int, error)
 }
 
 // Runner runs jobs on one kind of executor.
 type Runner interface {
 	Start(ctx context.Context, run executor.Run) error
 	Cancel(jobID string) bool
+	// Usage returns each replica's wall time so far, and whether the run
+	// is this runner's.
+	Usage(jobID string) (map[int]int64, bool)
 }
 
 // Loop is the control loop.
@@ -59,17 +66,23 @@ type Loop struct {
 	// OnFinish observes each job that ends (for metrics); may be nil.
 	OnFinish func(j core.Job)
 
-	wake    chan struct{}
-	running map[string]bool // jobs whose run this process started
-	retry   []executor.Outcome
-	resumed bool // running jobs left by an earlier process were picked up
+	// MeterInterval is how often running jobs' usage is recorded (and
+	// rolling windows captured).
+	MeterInterval time.Duration
+
+	wake      chan struct{}
+	running   map[string]bool   // jobs whose run this process started
+	stopping  map[string]string // jobs being stopped by the loop itself, with the reason
+	lastMeter time.Time
+	retry     []executor.Outcome
+	resumed   bool // running jobs left by an earlier process were picked up
 }
 
 // New returns a loop; call Run to start it.
 func New(st Store, runners map[string]Runner, outcomes <-chan executor.Outcome, commissionBPS int64, log *slog.Logger) *Loop {
 	return &Loop{Store: st, Topology: NewTopology(st), Runners: runners, Outcomes: outcomes, Policy: sched.CheapestFirst{},
-		CommissionBPS: commissionBPS, Interval: DefaultInterval, Log: log,
-		wake: make(chan struct{}, 1), running: map[string]bool{}}
+		CommissionBPS: commissionBPS, Interval: DefaultInterval, MeterInterval: DefaultMeterInterval, Log: log,
+		wake: make(chan struct{}, 1), running: map[string]bool{}, stopping: map[string]string{}}
 }
 
 // Wake asks for a cycle now (after a submit or cancel). It never blocks.
@@ -130,19 +143,59 @@ func (l *Loop) Cycle(ctx context.Context) error {
 	if err := l.start(ctx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	if time.Since(l.lastMeter) >= l.MeterInterval {
+		l.lastMeter = time.Now()
+		if err := l.meter(ctx); err != nil {
+			return fmt.Errorf("meter: %w", err)
+		}
+		if n, err := l.Store.ExpireHolds(ctx); err != nil {
+			return fmt.Errorf("expire holds: %w", err)
+		} else if n > 0 {
+			l.Log.Info("expired holds", "count", n)
+		}
+	}
+	return nil
+}
+
+// meter records usage of the runs this process owns and captures rolling
+// windows; a job whose wallet stays short past the grace period is stopped.
+func (l *Loop) meter(ctx context.Context) error {
+	for id := range l.running {
+		for _, r := range l.Runners {
+			totals, ok := r.Usage(id)
+			if !ok {
+				continue
+			}
+			st, err := l.Store.Meter(ctx, id, totals, l.CommissionBPS)
+			if err != nil {
+				l.Log.Error("meter", "job", id, "err", err)
+				break
+			}
+			if st.Short && !time.Now().Before(st.StopAt) && l.stopping[id] == "" {
+				l.stopping[id] = "stopped: the wallet could not fund the next window and the grace period ended"
+				r.Cancel(id)
+			}
+			break
+		}
+	}
 	return nil
 }
 
 func (l *Loop) finish(ctx context.Context, o executor.Outcome) {
+	if reason := l.stopping[o.JobID]; reason != "" && o.Result.State == core.JobCancelled {
+		o.Result.Reason = reason
+	}
 	j, err := l.Store.FinishJob(ctx, o.JobID, o.Result, l.CommissionBPS)
 	switch {
 	case err == nil:
 		delete(l.running, o.JobID)
+		delete(l.stopping, o.JobID)
 		if l.OnFinish != nil {
 			l.OnFinish(j)
 		}
 	case core.ErrorCode(err) == core.EConflict || core.ErrorCode(err) == core.ENotFound:
 		delete(l.running, o.JobID)
+		delete(l.stopping, o.JobID)
 		l.Log.Warn("dropping outcome", "job", o.JobID, "err", err)
 	default:
 		// The store failed: keep the outcome and settle it next cycle, so a

@@ -37,6 +37,9 @@ type Local struct {
 
 type localRun struct {
 	cancel context.CancelCauseFunc
+	mu     sync.Mutex
+	start  map[int]time.Time
+	wallMs map[int]int64 // set when a replica ends
 }
 
 var (
@@ -71,7 +74,8 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 		cancel(nil)
 		return core.Errorf(core.EConflict, "job %s is already running", run.JobID)
 	}
-	l.runs[run.JobID] = &localRun{cancel: cancel}
+	lr := &localRun{cancel: cancel, start: map[int]time.Time{}, wallMs: map[int]int64{}}
+	l.runs[run.JobID] = lr
 	l.mu.Unlock()
 
 	type done struct {
@@ -98,6 +102,9 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 			continue
 		}
 		started++
+		lr.mu.Lock()
+		lr.start[p.Index] = t0
+		lr.mu.Unlock()
 		go func(idx int, cmd *exec.Cmd, logf *os.File, t0 time.Time) {
 			waitErr := make(chan error, 1)
 			go func() { waitErr <- cmd.Wait() }()
@@ -121,7 +128,11 @@ func (l *Local) Start(ctx context.Context, run Run) error {
 			if exit != 0 {
 				cancel(errGangPeer) // gang: one replica failing stops the rest
 			}
-			results <- done{idx: idx, exit: exit, usage: time.Since(t0), err: err}
+			usage := time.Since(t0)
+			lr.mu.Lock()
+			lr.wallMs[idx] = usage.Milliseconds()
+			lr.mu.Unlock()
+			results <- done{idx: idx, exit: exit, usage: usage, err: err}
 		}(p.Index, cmd, logf, t0)
 	}
 	timer := time.AfterFunc(run.Spec.MaxDuration, func() { cancel(errTimedOut) })
@@ -180,6 +191,28 @@ func (l *Local) command(run Run, idx int) (*exec.Cmd, *os.File, error) {
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd, logf, nil
+}
+
+// Usage returns each started replica's wall time so far in milliseconds
+// (final for replicas that ended), and whether the run is known.
+func (l *Local) Usage(jobID string) (map[int]int64, bool) {
+	l.mu.Lock()
+	r := l.runs[jobID]
+	l.mu.Unlock()
+	if r == nil {
+		return nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[int]int64, len(r.start))
+	for idx, t0 := range r.start {
+		if ms, done := r.wallMs[idx]; done {
+			out[idx] = ms
+		} else {
+			out[idx] = time.Since(t0).Milliseconds()
+		}
+	}
+	return out, true
 }
 
 // Cancel stops a run; it reports whether the run was known. The outcome

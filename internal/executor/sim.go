@@ -121,6 +121,24 @@ func (s *Simulated) end(sr *simRun, cancelled bool) {
 	})
 }
 
+// Usage returns each replica's modelled wall time so far (capped at the run's
+// modelled length), and whether the run is known.
+func (s *Simulated) Usage(jobID string) (map[int]int64, bool) {
+	s.mu.Lock()
+	sr := s.runs[jobID]
+	s.mu.Unlock()
+	if sr == nil {
+		return nil, false
+	}
+	runFor := min(sr.run.Spec.Duration, sr.run.Spec.MaxDuration)
+	elapsed := min(max(s.Now().Sub(sr.start), 0), runFor).Milliseconds()
+	out := make(map[int]int64, len(sr.run.Placements))
+	for _, p := range sr.run.Placements {
+		out[p.Index] = elapsed
+	}
+	return out, true
+}
+
 // Cancel ends a simulated run now.
 func (s *Simulated) Cancel(jobID string) bool {
 	s.mu.Lock()

@@ -13,8 +13,8 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/meter"
-	"github.com/suanli/suanli/internal/store/sqlite"
 	"github.com/suanli/suanli/internal/seed"
+	"github.com/suanli/suanli/internal/store/sqlite"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

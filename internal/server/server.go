@@ -45,6 +45,8 @@ type Config struct {
 	CommissionBPS *int64 // nil keeps the stored value (DefaultCommissionBPS on first start)
 	Log           *slog.Logger
 	LoopInterval  time.Duration
+	MeterInterval time.Duration   // 0 = control.DefaultMeterInterval
+	Billing       *sqlite.Billing // nil = sqlite.DefaultBilling (VAT 6 %, 10 min windows, 2 min grace)
 }
 
 // Server is a running suanli process.
@@ -82,6 +84,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	st, err := sqlite.Open(ctx, cfg.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Billing != nil {
+		st.Billing = *cfg.Billing
 	}
 	s := &Server{Store: st, cfg: cfg}
 	if err := s.open(ctx); err != nil {
@@ -127,6 +132,9 @@ func (s *Server) open(ctx context.Context) error {
 		outcomes, bps, cfg.Log)
 	if cfg.LoopInterval > 0 {
 		s.Loop.Interval = cfg.LoopInterval
+	}
+	if cfg.MeterInterval > 0 {
+		s.Loop.MeterInterval = cfg.MeterInterval
 	}
 	m := newMetrics(func(ctx context.Context) (map[core.JobState]int, error) { return st.JobCounts(ctx, "") })
 	s.Loop.OnCycle = func(d time.Duration, placed int) {

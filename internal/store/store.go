@@ -75,3 +75,9 @@ type HourlyPoint struct {
 type NodeUsage struct {
 	CPUMilli, MemMiB, Accel int64
 }
+
+// MeterStatus tells the control loop what metering a running job found.
+type MeterStatus struct {
+	Short  bool      // the wallet could not fund the next rolling window
+	StopAt time.Time // when the grace period ends (Short only)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/meter"
+	"github.com/suanli/suanli/internal/store"
 )
 
 // Billing configures how jobs are charged.
@@ -23,10 +24,14 @@ type Billing struct {
 	// Grace is how long a job keeps running after its wallet failed to fund
 	// the next window; the current hold covers it. Then the job is stopped.
 	Grace time.Duration
+	// Slack is held beyond window and grace: it covers per-second rounding
+	// and the time it takes to stop a job, so a stopped job never ran
+	// beyond its hold.
+	Slack time.Duration
 }
 
 // DefaultBilling is used unless the server configures otherwise.
-var DefaultBilling = Billing{VATBPS: 600, Window: 10 * time.Minute, Grace: 2 * time.Minute}
+var DefaultBilling = Billing{VATBPS: 600, Window: 10 * time.Minute, Grace: 2 * time.Minute, Slack: time.Minute}
 
 // Account IDs the settlement uses beyond the ledger package's.
 const (
@@ -50,14 +55,15 @@ func holdIDSeq(jobID string, seq int) string {
 }
 
 // rolling reports whether a job is charged in windows.
-func (b Billing) rolling(spec core.JobSpec) bool { return spec.MaxDuration > b.Window+b.Grace }
+func (b Billing) rolling(spec core.JobSpec) bool { return spec.MaxDuration > b.Window+b.Grace+b.Slack }
 
 // HoldFor is the hold for a job whose replicas cost rateScaled per hour in
-// all: its whole max duration, or one window plus grace for rolling jobs.
+// all: its whole max duration, or one window plus grace and slack for
+// rolling jobs.
 func (b Billing) HoldFor(spec core.JobSpec, rateScaled int64) core.Micros {
 	d := spec.MaxDuration
 	if b.rolling(spec) {
-		d = b.Window + b.Grace
+		d = b.Window + b.Grace + b.Slack
 	}
 	return core.Cost(core.CostTerm(new(big.Int), rateScaled, d.Milliseconds()))
 }
@@ -294,20 +300,14 @@ func (t *tx) readJob(ctx context.Context, s *Store, id string) (core.Job, error)
 	return j, err
 }
 
-// MeterStatus tells the control loop what metering found.
-type MeterStatus struct {
-	Short  bool      // the wallet could not fund the next window
-	StopAt time.Time // when the grace period ends (Short only)
-}
-
 // Meter records a running job's cumulative usage per replica and, for a
 // rolling job whose window has ended, captures the window and holds the
 // next. If the wallet cannot fund the next window the job enters its grace
 // period (a notice event is written once) and the status says when to stop.
-func (s *Store) Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (MeterStatus, error) {
-	var st MeterStatus
+func (s *Store) Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (store.MeterStatus, error) {
+	var st store.MeterStatus
 	err := s.update(ctx, func(t *tx) error {
-		st = MeterStatus{}
+		st = store.MeterStatus{}
 		j, err := t.readJob(ctx, s, jobID)
 		if err != nil {
 			return err
@@ -342,7 +342,7 @@ func (s *Store) Meter(ctx context.Context, jobID string, totals map[int]int64, c
 					return err
 				}
 			}
-			st = MeterStatus{Short: true, StopAt: since.Add(s.Billing.Grace)}
+			st = store.MeterStatus{Short: true, StopAt: since.Add(s.Billing.Grace)}
 			return nil
 		case err != nil:
 			return err
