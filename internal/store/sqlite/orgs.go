@@ -49,7 +49,7 @@ func (t *tx) openOrgAccounts(ctx context.Context, o core.Org) error {
 	case core.RoleTenant:
 		return t.openAccount(ctx, ledger.WalletID(o.ID), ledger.CodeTenantWallet, o.ID, ledger.DebitsMustNotExceedCredits)
 	case core.RoleProvider:
-		return t.openAccount(ctx, ledger.PayableID(o.ID), ledger.CodeProviderPayable, o.ID, 0)
+		return t.openAccount(ctx, ledger.PayableID(o.ID), ledger.CodeProviderPayable, o.ID, ledger.DebitsMustNotExceedCredits)
 	}
 	return nil
 }
