@@ -50,6 +50,10 @@ type Store interface {
 // Server holds the API's dependencies.
 type Server struct {
 	Store Store
+	// Money serves vouchers, usage reports, corrections and verification.
+	Money MoneyStore
+	// CommissionBPS is the operator's commission, for refunds and late usage.
+	CommissionBPS int64
 	// Quote returns the highest rate a spec could run at, or EUnschedulable.
 	Quote func(ctx context.Context, spec core.JobSpec) (int64, error)
 	// Logs returns a job's combined logs.
@@ -163,4 +167,5 @@ func (s *Server) routes(a huma.API) {
 		Summary: "The caller's organization and role", Tags: []string{"orgs"}}, s.whoami)
 	huma.Register(a, huma.Operation{OperationID: "overview", Method: http.MethodGet, Path: "/api/v1/overview",
 		Summary: "Network overview: schedulable P, utilization, queue, jobs by state, revenue today", Tags: []string{"centers"}}, s.overview)
+	s.moneyRoutes(a)
 }

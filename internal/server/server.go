@@ -144,7 +144,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.Loop.OnFinish = func(j core.Job) { m.finished.WithLabelValues(string(j.State)).Inc() }
 
 	mux := http.NewServeMux()
-	apiSrv := &api.Server{Store: st, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
+	apiSrv := &api.Server{Store: st, Money: st, CommissionBPS: bps, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
 		Quote: func(ctx context.Context, spec core.JobSpec) (int64, error) {
 			return control.Quote(ctx, st, s.Loop.Topology, spec)
 		},

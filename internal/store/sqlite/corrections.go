@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -169,18 +168,6 @@ func (s *Store) ReceivePayment(ctx context.Context, accountID string, amount cor
 	}
 	return s.ApplyTransfers(ctx, []ledger.Transfer{{ID: "payment:" + accountID + ":" + ref, DebitAccountID: ledger.BankClearingID,
 		CreditAccountID: accountID, Amount: amount, Code: "payment_received", Reason: "payment " + ref, Actor: actor}})
-}
-
-// Payout is money paid to a provider for a settlement period.
-type Payout struct {
-	ID            string      `json:"id"`
-	ProviderOrgID string      `json:"provider_org_id"`
-	PeriodStart   time.Time   `json:"period_start"`
-	PeriodEnd     time.Time   `json:"period_end"`
-	Amount        core.Micros `json:"amount"`
-	Reference     string      `json:"reference"`
-	CreatedBy     string      `json:"created_by"`
-	CreatedAt     time.Time   `json:"created_at"`
 }
 
 // RecordPayout marks a provider's statement for a period paid: its payable

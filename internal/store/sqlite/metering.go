@@ -106,7 +106,7 @@ func (t *tx) usage(ctx context.Context, j core.Job) (meter.Rates, meter.Usage, e
 // job/attempt/replica/sequence, so replaying the same totals adds nothing.
 func (t *tx) recordUsage(ctx context.Context, j core.Job, totals map[int]int64, source string) error {
 	rows, err := t.QueryContext(ctx, `SELECT replica, SUM(wall_ms), COUNT(*) FROM usage_events
-		WHERE job_id = ? AND attempt = ? GROUP BY replica`, j.ID, j.Attempt)
+		WHERE job_id = ? AND attempt = ? AND source <> 'external' GROUP BY replica`, j.ID, j.Attempt)
 	if err != nil {
 		return err
 	}
@@ -357,4 +357,80 @@ func (s *Store) Meter(ctx context.Context, jobID string, totals map[int]int64, c
 		return err
 	})
 	return st, err
+}
+
+// UsageEventIDMax bounds event ids.
+const UsageEventIDMax = 200
+
+// RecordUsageEvent stores an externally reported usage event for a job on
+// one of providerOrgID's centers ("" = any, for the operator). An event for
+// a job that was already settled is late: it is charged at once, directly
+// from the wallet (arrears if the wallet cannot pay).
+func (s *Store) RecordUsageEvent(ctx context.Context, ev UsageEvent, providerOrgID string, commissionBPS int64) (late bool, err error) {
+	switch {
+	case ev.ID == "" || len(ev.ID) > UsageEventIDMax:
+		return false, core.FieldErrorf("id", "must be 1..%d bytes", UsageEventIDMax)
+	case ev.WallMs < 0 || ev.StorageMiBMs < 0 || ev.EgressMiB < 0:
+		return false, core.FieldErrorf("wall_ms", "usage quantities must not be negative")
+	case ev.WallMs == 0 && ev.StorageMiBMs == 0 && ev.EgressMiB == 0:
+		return false, core.FieldErrorf("wall_ms", "an event must report some usage")
+	}
+	err = s.update(ctx, func(t *tx) error {
+		j, err := t.readJob(ctx, s, ev.JobID)
+		if err != nil {
+			return err
+		}
+		var provider, executor string
+		if j.CenterID != "" {
+			if err := t.QueryRowContext(ctx, `SELECT provider_org_id, executor FROM centers WHERE id = ?`, j.CenterID).
+				Scan(&provider, &executor); err != nil {
+				return err
+			}
+		}
+		if j.CenterID == "" || (providerOrgID != "" && provider != providerOrgID) {
+			return notFound("job", ev.JobID)
+		}
+		if ev.WallMs > 0 && (executor == core.ExecutorLocal || executor == core.ExecutorSimulated) {
+			// The server meters wall time of the runs it executes itself; a
+			// second report would count it twice.
+			return core.FieldErrorf("wall_ms", "wall time of jobs on %s centers is metered by the server; report storage and egress only", executor)
+		}
+		var rate int64 = -1
+		for _, p := range j.Placements {
+			if p.Index == ev.Replica {
+				rate = p.RateScaled
+			}
+		}
+		if rate < 0 {
+			return core.FieldErrorf("replica", "job %s has no replica %d", ev.JobID, ev.Replica)
+		}
+		id := "ext:" + ev.ID
+		var old UsageEvent
+		err = t.QueryRowContext(ctx, `SELECT job_id, replica, wall_ms, storage_mib_ms, egress_mib FROM usage_events WHERE id = ?`, id).
+			Scan(&old.JobID, &old.Replica, &old.WallMs, &old.StorageMiBMs, &old.EgressMiB)
+		if err == nil {
+			old.ID = ev.ID
+			if old != ev {
+				return core.Errorf(core.EConflict, "usage event %s was reported before with other values", ev.ID)
+			}
+			return nil // a duplicate
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		late = j.State.Terminal()
+		if _, err := t.ExecContext(ctx, `INSERT INTO usage_events(id, job_id, attempt, replica, seq, wall_ms, storage_mib_ms,
+			egress_mib, rate_scaled, late, source, received_at) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?)`, id, j.ID, j.Attempt,
+			ev.Replica, ev.WallMs, ev.StorageMiBMs, ev.EgressMiB, rate, b2i(late), "external", ms(t.now)); err != nil {
+			return err
+		}
+		if !late {
+			return nil // charged with the job's next capture
+		}
+		if err := t.accrue(ctx, s, j, accrueLate, commissionBPS); err != nil {
+			return err
+		}
+		return t.event(ctx, j.ID, "late-usage", fmt.Sprintf("usage event %s arrived after settlement and was charged", ev.ID))
+	})
+	return late, err
 }

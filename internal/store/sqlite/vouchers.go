@@ -11,27 +11,16 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/meter"
+	"github.com/suanli/suanli/internal/store"
 )
 
-// VoucherScheme is a 算力券 scheme: a funding body pays a share of eligible
-// spend, a higher share on domestic chips, up to a cap per tenant per year
-// and a total budget, within a validity window, at eligible centers, never
-// between related parties.
-type VoucherScheme struct {
-	ID               string            `json:"id"`
-	Name             string            `json:"name"`
-	Issuer           string            `json:"issuer"` // the funding body, e.g. a city bureau
-	ShareBPS         int64             `json:"share_bps"`
-	DomesticShareBPS int64             `json:"domestic_share_bps"`
-	CapPerTenantYear core.Micros       `json:"cap_per_tenant_year"`
-	Budget           core.Micros       `json:"budget"`
-	ValidFrom        time.Time         `json:"valid_from"`
-	ValidUntil       time.Time         `json:"valid_until"`
-	EligibleKinds    []core.CenterKind `json:"eligible_kinds,omitempty"`   // empty = all kinds
-	EligibleCenters  []string          `json:"eligible_centers,omitempty"` // center names; empty = all
-	CreatedBy        string            `json:"created_by"`
-	CreatedAt        time.Time         `json:"created_at"`
-}
+// Shared types, defined in package store for every store implementation.
+type (
+	VoucherScheme = store.VoucherScheme
+	VoucherGrant  = store.VoucherGrant
+	UsageEvent    = store.UsageEvent
+	Payout        = store.Payout
+)
 
 // chinaTime is UTC+8: grant years are Chinese calendar years. A fixed zone,
 // so the host needs no time-zone database.
@@ -43,32 +32,6 @@ func voucherGrantID(schemeID, tenant string, year int) string {
 func voucherUsedID(schemeID string) string       { return "voucher:" + schemeID + ":used" }
 func voucherBudgetID(schemeID string) string     { return "voucher:" + schemeID + ":budget" }
 func voucherAuthorizedID(schemeID string) string { return "voucher:" + schemeID + ":authorized" }
-
-// Validate checks a scheme's fields.
-func (v VoucherScheme) Validate() error {
-	switch {
-	case v.Name == "" || len(v.Name) > 200:
-		return core.FieldErrorf("name", "must be 1..200 bytes")
-	case v.Issuer == "" || len(v.Issuer) > 200:
-		return core.FieldErrorf("issuer", "must be 1..200 bytes")
-	case v.ShareBPS < 0 || v.ShareBPS > meter.BPSMax:
-		return core.FieldErrorf("share_bps", "must be 0..10000")
-	case v.DomesticShareBPS < 0 || v.DomesticShareBPS > meter.BPSMax:
-		return core.FieldErrorf("domestic_share_bps", "must be 0..10000")
-	case v.CapPerTenantYear <= 0:
-		return core.FieldErrorf("cap_per_tenant_year", "must be positive")
-	case v.Budget <= 0:
-		return core.FieldErrorf("budget", "must be positive")
-	case !v.ValidUntil.After(v.ValidFrom):
-		return core.FieldErrorf("valid_until", "must be after valid_from")
-	}
-	for _, k := range v.EligibleKinds {
-		if !k.Valid() {
-			return core.FieldErrorf("eligible_kinds", "unknown kind %q", k)
-		}
-	}
-	return nil
-}
 
 // CreateVoucherScheme registers a scheme and authorizes its budget on the
 // voucher ledger.
@@ -173,17 +136,6 @@ func (s *Store) VoucherScheme(ctx context.Context, idOrName string) (VoucherSche
 		return v, notFound("voucher scheme", idOrName)
 	}
 	return v, err
-}
-
-// VoucherGrant is an amount of a scheme granted to a tenant for a year.
-type VoucherGrant struct {
-	ID          string      `json:"id"`
-	SchemeID    string      `json:"scheme_id"`
-	TenantOrgID string      `json:"tenant_org_id"`
-	Year        int         `json:"year"`
-	Amount      core.Micros `json:"amount"`
-	CreatedBy   string      `json:"created_by"`
-	CreatedAt   time.Time   `json:"created_at"`
 }
 
 // GrantVoucher grants amount of a scheme to a tenant for the current year.
