@@ -396,30 +396,42 @@ func (g *globals) printWallet(w api.WalletView) error {
 }
 
 func ledgerCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "ledger", Short: "The double-entry ledger"}
+	cmd := &cobra.Command{Use: "ledger", Short: "The double-entry ledger: verification and corrections"}
 	cmd.AddCommand(&cobra.Command{
-		Use: "verify", Short: "Verify the ledger's invariants on the server (operator)", Args: cobra.NoArgs,
+		Use:   "verify",
+		Short: "Check every money invariant on the server (operator); exits 2 with a report on any violation",
+		Long: "Checks: postings balance per ledger; each account's balance equals the sum of its postings; the hash\n" +
+			"chain is intact; no limited account (wallets, grants, budgets) is over its limit; every job was charged\n" +
+			"what its usage costs, exactly once, paid and split in full; every open hold has a live cause; escrow\n" +
+			"holds no posted money; voucher grants are within their yearly caps.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			ok, msg, err := c.CheckLedger(cmd.Context())
+			problems, err := c.Verify(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if g.output == "json" {
-				if err := g.json(map[string]any{"ok": ok, "message": msg}); err != nil {
+				if err := g.json(map[string]any{"ok": len(problems) == 0, "problems": problems}); err != nil {
 					return err
 				}
+			} else if len(problems) == 0 {
+				fmt.Fprintln(g.stdout, "ledger verified: balanced, hash chain intact, every job charged exactly once, every hold live, caps respected")
 			} else {
-				fmt.Fprintln(g.stdout, msg)
+				fmt.Fprintf(g.stdout, "%d problems:\n", len(problems))
+				for _, p := range problems {
+					fmt.Fprintln(g.stdout, "  - "+p)
+				}
 			}
-			if !ok {
+			if len(problems) > 0 {
 				return exitCode(2)
 			}
 			return nil
 		},
 	})
+	ledgerCorrections(g, cmd)
 	return cmd
 }
