@@ -108,14 +108,17 @@ type JobRequest struct {
 	ExitCode     int              `json:"exit_code,omitempty" minimum:"0" maximum:"255" doc:"Exit code a simulated run reports."`
 	MaxDurationS int64            `json:"max_duration_s" minimum:"1" maximum:"2592000" doc:"The job is stopped (timed-out) after this many seconds; the hold covers this long."`
 	Priority     int              `json:"priority,omitempty" minimum:"-1000" maximum:"1000"`
+	Tier         string           `json:"tier,omitempty" enum:"spot,normal,guaranteed," doc:"Price tier: spot 0.6x, normal 1x (default), guaranteed 1.3x the list price."`
 	Constraints  core.Constraints `json:"constraints,omitempty"`
+	// IdempotencyKey makes a retried submission return the first one's job.
+	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
 }
 
 // Spec converts the request to a domain spec.
 func (r JobRequest) Spec() (core.JobSpec, error) {
 	spec := core.JobSpec{Name: r.Name, Command: r.Command, Duration: time.Duration(r.DurationS) * time.Second,
 		ExitCode: r.ExitCode, MaxDuration: time.Duration(r.MaxDurationS) * time.Second, Priority: r.Priority,
-		Constraints: r.Constraints}
+		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey}
 	for i, rr := range r.Replicas {
 		n := max(rr.Count, 1)
 		if len(spec.Replicas)+n > core.ReplicasMax {
@@ -147,8 +150,10 @@ type JobView struct {
 	DurationS    int64            `json:"duration_s,omitempty"`
 	MaxDurationS int64            `json:"max_duration_s"`
 	Priority     int              `json:"priority"`
+	Tier         string           `json:"tier"`
 	Constraints  core.Constraints `json:"constraints"`
 	Attempt      int              `json:"attempt"`
+	Charges      core.Charges     `json:"charges"`
 	HoldMicros   core.Micros      `json:"hold_micros"`
 	CostMicros   core.Micros      `json:"cost_micros"`
 	Cost         string           `json:"cost" doc:"cost_micros in CNY, two decimals"`
@@ -167,7 +172,8 @@ func view(j core.Job, centers map[string]core.Center) JobView {
 	return JobView{ID: j.ID, Name: j.Spec.Name, State: j.State, TenantOrgID: j.TenantOrgID, Center: c.Name,
 		Simulated: c.Executor == core.ExecutorSimulated, Replicas: j.Spec.Replicas, Command: j.Spec.Command,
 		DurationS: int64(j.Spec.Duration / time.Second), MaxDurationS: int64(j.Spec.MaxDuration / time.Second),
-		Priority: j.Spec.Priority, Constraints: j.Spec.Constraints, Attempt: j.Attempt, HoldMicros: j.HoldMicros,
+		Priority: j.Spec.Priority, Tier: j.Spec.Tier, Constraints: j.Spec.Constraints, Attempt: j.Attempt, Charges: j.Charges,
+		HoldMicros: j.HoldMicros,
 		CostMicros: j.CostMicros, Cost: j.CostMicros.Yuan(), UsageS: float64(j.UsageMs) / 1000, ExitCode: j.ExitCode,
 		Reason: j.Reason, Placements: j.Placements, SubmittedAt: j.SubmittedAt, ScheduledAt: j.ScheduledAt,
 		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}

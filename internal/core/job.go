@@ -80,7 +80,10 @@ type JobSpec struct {
 	MaxDuration time.Duration `json:"max_duration"`
 	Priority    int           `json:"priority"`
 	Tier        string        `json:"tier,omitempty"` // spot, normal (default) or guaranteed
-	Constraints Constraints   `json:"constraints"`
+	// IdempotencyKey, when set, makes a retried submission return the job
+	// the first one created instead of a second job.
+	IdempotencyKey string      `json:"idempotency_key,omitempty"`
+	Constraints    Constraints `json:"constraints"`
 }
 
 // Tiers are priced as multiples of the list price (see meter.TierBPS).
@@ -120,6 +123,9 @@ func (s *JobSpec) Validate() error {
 	}
 	if s.Command == "" && s.Duration == 0 {
 		return FieldErrorf("command", "a command (for real centers) or a declared duration (for simulated centers) is required")
+	}
+	if len(s.IdempotencyKey) > 128 {
+		return FieldErrorf("idempotency_key", "longer than 128 bytes")
 	}
 	if len(s.Command) > CommandLenMax {
 		return FieldErrorf("command", "longer than %d bytes", CommandLenMax)

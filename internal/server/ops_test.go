@@ -101,3 +101,31 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotentSubmit: a retried submission with the same key returns the
+// first job and holds money once; the same key with another spec conflicts.
+func TestIdempotentSubmit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	c := client.New(s.URL, s.Credentials.Tenant.Token)
+	req := api.JobRequest{DurationS: 1, MaxDurationS: 60, IdempotencyKey: "req-42", Tier: "spot",
+		Replicas: []api.ReplicaRequest{{AccelCount: 1, CPUMilli: 1000, MemMiB: 1024}}}
+	a := submit(t, c, req)
+	b := submit(t, c, req)
+	if a.ID != b.ID {
+		t.Fatalf("retry created job %s besides %s", b.ID, a.ID)
+	}
+	if _, total, _ := c.Jobs(ctx, client.JobsFilter{}); total != 1 {
+		t.Errorf("%d jobs, want 1", total)
+	}
+	req.DurationS = 2
+	if _, err := c.Submit(ctx, req); err == nil {
+		t.Errorf("same key, different job: accepted, want a conflict")
+	}
+	done := waitJob(t, c, a.ID)
+	// Spot is 0.6x: one Ascend 910 card-second at 4.00 x 0.6 CNY/h = 667 micros.
+	if done.Tier != "spot" || done.CostMicros != 667 {
+		t.Errorf("spot job tier %q cost %d, want spot and 667", done.Tier, done.CostMicros)
+	}
+}

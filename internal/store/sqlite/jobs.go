@@ -50,14 +50,30 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 		return core.Job{}, err
 	}
 	j := core.Job{ID: newID("job-"), TenantOrgID: tenantOrgID, Spec: spec, State: core.JobQueued, HoldMicros: hold}
+	replay := false
 	err = s.update(ctx, func(t *tx) error {
 		j.SubmittedAt = t.now
+		if spec.IdempotencyKey != "" {
+			var id, oldSpec string
+			err := t.QueryRowContext(ctx, `SELECT id, spec FROM jobs WHERE tenant_org_id = ? AND idempotency_key = ?`,
+				tenantOrgID, spec.IdempotencyKey).Scan(&id, &oldSpec)
+			if err == nil {
+				if oldSpec != string(raw) {
+					return core.Errorf(core.EConflict, "idempotency key %q was used for a different job", spec.IdempotencyKey)
+				}
+				j.ID, replay = id, true
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs`).Scan(&j.Seq); err != nil {
 			return err
 		}
 		if _, err := t.ExecContext(ctx, `INSERT INTO jobs(id, seq, tenant_org_id, name, spec, state, priority, hold_micros,
-			submitted_at, tier) VALUES (?,?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw), string(j.State),
-			spec.Priority, int64(hold), ms(t.now), spec.Tier); err != nil {
+			submitted_at, tier, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw),
+			string(j.State), spec.Priority, int64(hold), ms(t.now), spec.Tier, spec.IdempotencyKey); err != nil {
 			return err
 		}
 		if hold > 0 {
@@ -70,6 +86,9 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 		}
 		return t.event(ctx, j.ID, "submitted", fmt.Sprintf("queued; hold of %s CNY placed", hold.Yuan()))
 	})
+	if err == nil && replay {
+		return s.Job(ctx, j.ID)
+	}
 	return j, err
 }
 

@@ -16,6 +16,11 @@ ALTER TABLE jobs ADD COLUMN arrears_micros INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN funds_short_since INTEGER;
 ALTER TABLE jobs ADD COLUMN next_capture_at INTEGER; -- rolling holds: when the next window is captured
 
+-- A client's idempotency key makes a retried submission return the job it
+-- created the first time.
+ALTER TABLE jobs ADD COLUMN idempotency_key TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_org_id, idempotency_key) WHERE idempotency_key <> '';
+
 -- Usage events: one row per (job, attempt, replica, sequence number); the
 -- id is deterministic, so a repeated report is recognized and ignored.
 -- rate_scaled is the replica's rate when the usage happened.
