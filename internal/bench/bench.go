@@ -85,8 +85,8 @@ func (c Config) validate() error {
 		return core.FieldErrorf("accounts", "must be in 1..%d", AccountsMax)
 	case c.Transfers < 0 || c.Single < 0 || c.Concurrent < 0 || c.Transfers+c.Single+c.Concurrent > TransfersMax:
 		return core.FieldErrorf("transfers", "counts must be non-negative and at most %d in all", TransfersMax)
-	case c.Transfers > 0 && (c.Batch < 1 || c.Batch > c.Transfers):
-		return core.FieldErrorf("batch", "must be in 1..%d", c.Transfers)
+	case c.Transfers > 0 && (c.Batch < 1 || c.Batch > min(c.Transfers, sqlite.TransferBatchesMax)):
+		return core.FieldErrorf("batch", "must be in 1..%d", min(c.Transfers, sqlite.TransferBatchesMax))
 	case c.Concurrent > 0 && (c.Workers < 1 || c.Workers > WorkersMax || c.Workers > c.Accounts):
 		return core.FieldErrorf("workers", "must be in 1..%d and at most the number of accounts", WorkersMax)
 	}
@@ -210,30 +210,35 @@ func runSingle(ctx context.Context, s *sqlite.Store, gen *gen, n int) (Mode, err
 func runConcurrent(ctx context.Context, s *sqlite.Store, wallets []*wallet, rng *rand.Rand, mix map[string]int,
 	n, workers int) (Mode, error) {
 	gens := make([]*gen, workers)
-	for w := range gens {
+	for i := range gens {
 		var mine []*wallet
-		for i := w; i < len(wallets); i += workers {
-			mine = append(mine, wallets[i])
+		for j := i; j < len(wallets); j += workers {
+			mine = append(mine, wallets[j])
 		}
-		gens[w] = newGen("c"+strconv.Itoa(w)+"-", mine, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), map[string]int{})
+		gens[i] = newGen("c"+strconv.Itoa(i)+"-", mine, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), map[string]int{})
 	}
+	w, err := s.NewLedgerWriter(ctx)
+	if err != nil {
+		return Mode{}, err
+	}
+	defer w.Close()
 	lats := make([][]time.Duration, workers)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range workers {
+	for i := range workers {
 		count := n / workers
-		if w < n%workers {
+		if i < n%workers {
 			count++
 		}
 		wg.Go(func() {
 			for range count {
-				t := gens[w].next()
+				t := gens[i].next()
 				t0 := time.Now()
-				err := s.ApplyTransfers(ctx, []ledger.Transfer{t})
-				lats[w] = append(lats[w], time.Since(t0))
+				err := w.Apply(ctx, []ledger.Transfer{t})
+				lats[i] = append(lats[i], time.Since(t0))
 				if err != nil {
-					errs[w] = err
+					errs[i] = err
 					return
 				}
 			}
@@ -249,7 +254,7 @@ func runConcurrent(ctx context.Context, s *sqlite.Store, wallets []*wallet, rng 
 			mix[k] += v
 		}
 	}
-	return mode("concurrent", n, 0, elapsed, slices.Concat(lats...)), nil
+	return mode("concurrent", n, int(w.Stats().Transactions), elapsed, slices.Concat(lats...)), nil
 }
 
 func mode(name string, transfers, txns int, elapsed time.Duration, lat []time.Duration) Mode {

@@ -3,10 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -262,7 +266,8 @@ const ExpireBatchMax = 500
 func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
 	now := s.Now()
 	rows, err := s.r.QueryContext(ctx, `SELECT id FROM transfers p WHERE flags = 1 AND expires_at > 0 AND expires_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id AND r.pending_id <> '') ORDER BY expires_at LIMIT ?`, ms(now), ExpireBatchMax)
+		AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id AND r.pending_id <> '')
+		ORDER BY expires_at LIMIT ?`, ms(now), ExpireBatchMax)
 	if err != nil {
 		return 0, err
 	}
@@ -307,6 +312,9 @@ func (s *Store) ApplyTransfers(ctx context.Context, batch []ledger.Transfer) err
 	return s.update(ctx, func(t *tx) error {
 		b := newBatchTx(t)
 		defer b.close()
+		if err := b.prefetch(ctx, [][]ledger.Transfer{batch}); err != nil {
+			return err
+		}
 		if err := ledger.Apply(ctx, b, t.now, batch...); err != nil {
 			return err
 		}
@@ -320,13 +328,26 @@ func (s *Store) ApplyTransfers(ctx context.Context, batch []ledger.Transfer) err
 // (an invalid transfer, insufficient funds, a conflict), and the other
 // batches still commit. When err is not nil nothing was committed.
 func (s *Store) ApplyTransferBatches(ctx context.Context, batches [][]ledger.Transfer) (results []error, err error) {
+	return s.applyTransferBatches(ctx, batches, nil)
+}
+
+// applyTransferBatches is ApplyTransferBatches with statements prepared
+// beforehand on the writer (nil: prepare them in the transaction).
+func (s *Store) applyTransferBatches(ctx context.Context, batches [][]ledger.Transfer, prepared *batchStmts) ([]error, error) {
 	if len(batches) > TransferBatchesMax {
 		return nil, core.Errorf(core.EInvalid, "%d batches exceed %d", len(batches), TransferBatchesMax)
 	}
-	results = make([]error, len(batches))
-	err = s.update(ctx, func(t *tx) error {
+	results := make([]error, len(batches))
+	if len(batches) == 0 {
+		return results, nil
+	}
+	err := s.update(ctx, func(t *tx) error {
 		b := newBatchTx(t)
+		b.prepared = prepared
 		defer b.close()
+		if err := b.prefetch(ctx, batches); err != nil {
+			return err
+		}
 		for i, batch := range batches {
 			b.begin()
 			if results[i] = ledger.Apply(ctx, b, t.now, batch...); results[i] != nil {
@@ -354,13 +375,19 @@ func (s *Store) ApplyTransferBatches(ctx context.Context, batches [][]ledger.Tra
 // newBatchTx and flush.
 type batchTx struct {
 	t        *tx
-	stmts    [stmtCount]*sql.Stmt
+	prepared *batchStmts // prepared on the writer, or nil
+	stmts    batchStmts  // used in this transaction
 	accounts map[string]*cachedAccount
 	journal  []ledger.Transfer // not yet inserted, in order
 	byID     map[string]int    // index in journal
 	resolved map[string]int    // pending id -> index in journal of its post or void
 	hash     string            // the chain's last hash
 	hashOK   bool              // hash has been read
+
+	// What prefetch read of the database, which the transaction does not
+	// change before flush; nil means known to be absent.
+	stored     map[string]*ledger.Transfer // by id
+	resolution map[string]*ledger.Transfer // by pending id
 
 	// Undo state of the current batch.
 	mark     int
@@ -373,6 +400,32 @@ type cachedAccount struct {
 	dirty bool
 }
 
+// batchStmts are the statements of a batchTx, by the constants below.
+type batchStmts [stmtCount]*sql.Stmt
+
+// prepareBatchStmts prepares every statement of a batchTx on the writer,
+// to be used in many transactions; the caller closes them.
+func (s *Store) prepareBatchStmts(ctx context.Context) (*batchStmts, error) {
+	var p batchStmts
+	for i, q := range batchSQL {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p[i] = st
+	}
+	return &p, nil
+}
+
+func (p *batchStmts) close() {
+	for _, st := range p {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
 const (
 	stmtAccount = iota
 	stmtUpdate
@@ -381,6 +434,9 @@ const (
 	stmtLastHash
 	stmtInsert
 	stmtInsertMany
+	stmtPrefetchTransfers
+	stmtPrefetchResolutions
+	stmtPrefetchAccounts
 	stmtCount
 )
 
@@ -401,18 +457,132 @@ var batchSQL = [stmtCount]string{
 	stmtLastHash:   `SELECT hash FROM transfers ORDER BY seq DESC LIMIT 1`,
 	stmtInsert:     insertTransferSQL + insertTransferRow,
 	stmtInsertMany: insertTransferSQL + insertTransferRow + strings.Repeat(","+insertTransferRow, insertRows-1),
+	// One statement for any number of keys: the keys are one JSON array.
+	stmtPrefetchTransfers:   `SELECT ` + transferCols + ` FROM transfers WHERE id IN (SELECT value FROM json_each(?))`,
+	stmtPrefetchResolutions: `SELECT ` + transferCols + ` FROM transfers WHERE pending_id IN (SELECT value FROM json_each(?)) AND pending_id <> ''`,
+	stmtPrefetchAccounts:    `SELECT ` + accountCols + ` FROM accounts WHERE id IN (SELECT value FROM json_each(?))`,
 }
 
 var _ ledger.Tx = (*batchTx)(nil)
 
 func newBatchTx(t *tx) *batchTx {
 	return &batchTx{t: t, accounts: map[string]*cachedAccount{}, byID: map[string]int{}, resolved: map[string]int{},
-		undo: map[string]cachedAccount{}}
+		undo: map[string]cachedAccount{}, stored: map[string]*ledger.Transfer{}, resolution: map[string]*ledger.Transfer{}}
+}
+
+// prefetch reads, in three queries, what applying batches will look up one
+// by one otherwise: the transfers they name by id or pending id, the
+// resolutions of those pending transfers, and the accounts involved.
+func (b *batchTx) prefetch(ctx context.Context, batches [][]ledger.Transfer) error {
+	var ids, pending []string
+	for _, batch := range batches {
+		for _, t := range batch {
+			if jsonSafe(t.ID) {
+				ids = append(ids, t.ID)
+			}
+			if t.PendingID != "" && jsonSafe(t.PendingID) {
+				ids, pending = append(ids, t.PendingID), append(pending, t.PendingID)
+			}
+		}
+	}
+	for _, id := range ids {
+		b.stored[id] = nil
+	}
+	err := b.prefetchTransfers(ctx, stmtPrefetchTransfers, ids, func(t *ledger.Transfer) { b.stored[t.ID] = t })
+	if err != nil {
+		return err
+	}
+	for _, id := range pending {
+		b.resolution[id] = nil
+	}
+	err = b.prefetchTransfers(ctx, stmtPrefetchResolutions, pending, func(t *ledger.Transfer) { b.resolution[t.PendingID] = t })
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var accts []string
+	note := func(id string) {
+		if _, cached := b.accounts[id]; id != "" && !cached && !seen[id] && jsonSafe(id) {
+			seen[id] = true
+			accts = append(accts, id)
+		}
+	}
+	for _, batch := range batches {
+		for _, t := range batch {
+			note(t.DebitAccountID)
+			note(t.CreditAccountID)
+			if p := b.stored[t.PendingID]; p != nil {
+				note(p.DebitAccountID)
+				note(p.CreditAccountID)
+			}
+		}
+	}
+	if len(accts) == 0 {
+		return nil
+	}
+	rows, err := b.query(ctx, stmtPrefetchAccounts, accts)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAccount(rows, "")
+		if err != nil {
+			return err
+		}
+		b.accounts[a.ID] = &cachedAccount{a: a}
+	}
+	return rows.Err()
+}
+
+// jsonSafe reports whether s survives a round trip through a JSON array
+// and SQLite's json_each unchanged; prefetch leaves other keys to the
+// one-by-one lookups (encoding/json replaces invalid UTF-8, and NUL ends
+// a string in parts of SQLite).
+func jsonSafe(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+func (b *batchTx) prefetchTransfers(ctx context.Context, which int, keys []string, got func(*ledger.Transfer)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := b.query(ctx, which, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTransfer(rows)
+		if err != nil {
+			return err
+		}
+		got(&t)
+	}
+	return rows.Err()
+}
+
+func (b *batchTx) query(ctx context.Context, which int, keys []string) (*sql.Rows, error) {
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.stmt(ctx, which)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, string(arg))
 }
 
 func (b *batchTx) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
 	if b.stmts[i] == nil {
-		st, err := b.t.PrepareContext(ctx, batchSQL[i])
+		var st *sql.Stmt
+		var err error
+		if b.prepared != nil {
+			st = b.t.StmtContext(ctx, b.prepared[i]) // reuses the statement prepared on the connection
+		} else {
+			st, err = b.t.PrepareContext(ctx, batchSQL[i])
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -421,13 +591,7 @@ func (b *batchTx) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
 	return b.stmts[i], nil
 }
 
-func (b *batchTx) close() {
-	for _, st := range b.stmts {
-		if st != nil {
-			st.Close()
-		}
-	}
-}
+func (b *batchTx) close() { b.stmts.close() }
 
 // begin starts a batch that rollback can undo.
 func (b *batchTx) begin() {
@@ -485,6 +649,12 @@ func (b *batchTx) Transfer(ctx context.Context, id string) (ledger.Transfer, boo
 	if i, ok := b.byID[id]; ok {
 		return b.journal[i], true, nil
 	}
+	if t, ok := b.stored[id]; ok {
+		if t == nil {
+			return ledger.Transfer{}, false, nil
+		}
+		return *t, true, nil
+	}
 	st, err := b.stmt(ctx, stmtTransfer)
 	if err != nil {
 		return ledger.Transfer{}, false, err
@@ -495,6 +665,12 @@ func (b *batchTx) Transfer(ctx context.Context, id string) (ledger.Transfer, boo
 func (b *batchTx) Resolution(ctx context.Context, pendingID string) (ledger.Transfer, bool, error) {
 	if i, ok := b.resolved[pendingID]; ok {
 		return b.journal[i], true, nil
+	}
+	if t, ok := b.resolution[pendingID]; ok {
+		if t == nil {
+			return ledger.Transfer{}, false, nil
+		}
+		return *t, true, nil
 	}
 	st, err := b.stmt(ctx, stmtResolution)
 	if err != nil {
@@ -593,4 +769,145 @@ func appendTransferArgs(args []any, t ledger.Transfer) []any {
 	}
 	return append(args, t.ID, t.DebitAccountID, t.CreditAccountID, int64(t.Amount), t.PendingID, int64(t.Flags), t.Code,
 		t.JobID, exp, t.Reason, t.Actor, ms(t.CreatedAt), t.Hash)
+}
+
+// Bounds of a LedgerWriter.
+const (
+	// WriterQueueMax bounds the linked batches waiting for the writer.
+	WriterQueueMax = 4096
+	// WriterGroupMax bounds the linked batches in one group commit.
+	WriterGroupMax = 1024
+)
+
+// ErrWriterClosed is returned by LedgerWriter.Apply after Close.
+var ErrWriterClosed = errors.New("ledger writer closed")
+
+// LedgerWriter group-commits linked batches of transfers from many
+// goroutines: one goroutine drains a bounded queue into ApplyTransferBatches,
+// so batches that arrive while a transaction commits share the next
+// transaction and its fsync. Each batch still succeeds or fails on its own.
+type LedgerWriter struct {
+	s       *Store
+	stmts   *batchStmts
+	queue   chan *writeRequest
+	stopped chan struct{}
+	mu      sync.RWMutex // held for reading while sending on queue
+	closed  bool
+	txns    atomic.Int64
+	batches atomic.Int64
+}
+
+type writeRequest struct {
+	ctx   context.Context
+	batch []ledger.Transfer
+	done  chan error // buffered: the writer never waits for the caller
+}
+
+// NewLedgerWriter starts a writer; Close stops it.
+func (s *Store) NewLedgerWriter(ctx context.Context) (*LedgerWriter, error) {
+	stmts, err := s.prepareBatchStmts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &LedgerWriter{s: s, stmts: stmts, queue: make(chan *writeRequest, WriterQueueMax), stopped: make(chan struct{})}
+	go w.run()
+	return w, nil
+}
+
+// Apply applies one linked batch, all of it or none, and returns once it
+// is committed (or rejected). If ctx ends while the batch is queued or
+// committing, Apply returns ctx's error and the batch may still commit:
+// retry with the same transfer ids, which makes the retry a no-op.
+func (w *LedgerWriter) Apply(ctx context.Context, batch []ledger.Transfer) error {
+	if len(batch) > ledger.BatchMax {
+		return core.Errorf(core.EInvalid, "batch of %d transfers exceeds %d", len(batch), ledger.BatchMax)
+	}
+	r := &writeRequest{ctx: ctx, batch: batch, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrWriterClosed
+	}
+	select {
+	case w.queue <- r:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WriterStats counts what a LedgerWriter has committed.
+type WriterStats struct {
+	Transactions int64 // group commits
+	Batches      int64 // linked batches applied or rejected in them
+}
+
+// Stats returns the writer's counts so far.
+func (w *LedgerWriter) Stats() WriterStats {
+	return WriterStats{Transactions: w.txns.Load(), Batches: w.batches.Load()}
+}
+
+// Close stops accepting batches, commits those already queued, and waits
+// for the writer to stop.
+func (w *LedgerWriter) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.stopped
+}
+
+func (w *LedgerWriter) run() {
+	defer close(w.stopped)
+	defer w.stmts.close()
+	group := make([]*writeRequest, 0, WriterGroupMax)
+	batches := make([][]ledger.Transfer, 0, WriterGroupMax)
+	for r := range w.queue {
+		group = append(group[:0], r)
+	drain:
+		for len(group) < WriterGroupMax {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		batches = batches[:0]
+		live := group[:0]
+		for _, r := range group {
+			if err := r.ctx.Err(); err != nil { // gave up while queued: not applied
+				r.done <- err
+				continue
+			}
+			live = append(live, r)
+			batches = append(batches, r.batch)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		// One caller's deadline must not abort the others' transaction.
+		results, err := w.s.applyTransferBatches(context.Background(), batches, w.stmts)
+		w.txns.Add(1)
+		w.batches.Add(int64(len(live)))
+		for i, r := range live {
+			if err != nil {
+				r.done <- err
+			} else {
+				r.done <- results[i]
+			}
+		}
+	}
 }
