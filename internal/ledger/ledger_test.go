@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"math"
@@ -769,5 +771,19 @@ func TestLedgersDoNotMix(t *testing.T) {
 	err := m.apply(t0, ledger.Transfer{ID: "x", DebitAccountID: "cash", CreditAccountID: "quota", Amount: 1, Code: "t"})
 	if core.ErrorCode(err) != core.EInvalid {
 		t.Errorf("cross-ledger transfer = %v, want invalid", err)
+	}
+}
+
+// TestHashFormatIsStable pins the journal hash to its documented format:
+// changing it would break every stored chain.
+func TestHashFormatIsStable(t *testing.T) {
+	tr := ledger.Transfer{ID: "id\"1", DebitAccountID: "a", CreditAccountID: "b", Amount: 42, PendingID: "p",
+		Flags: ledger.PostPending, Code: "capture", JobID: "j", ExpiresAt: t0.Add(time.Minute), Reason: "r|x",
+		Actor: "op", CreatedAt: t0}
+	raw := fmt.Sprintf("%s\n%q|%q|%q|%d|%q|%d|%q|%q|%d|%q|%q|%d", "prev", tr.ID, tr.DebitAccountID, tr.CreditAccountID,
+		tr.Amount, tr.PendingID, tr.Flags, tr.Code, tr.JobID, tr.ExpiresAt.UnixMilli(), tr.Reason, tr.Actor, tr.CreatedAt.UnixMilli())
+	sum := sha256.Sum256([]byte(raw))
+	if got, want := ledger.Hash("prev", tr), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("Hash = %s, want %s", got, want)
 	}
 }

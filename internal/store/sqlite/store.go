@@ -45,7 +45,7 @@ func open(ctx context.Context, dir, synchronous string) (*Store, error) {
 	path := filepath.Join(dir, "suanli.db")
 	// foreign_keys: SQLite leaves them off unless asked.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
