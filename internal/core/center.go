@@ -51,9 +51,11 @@ type Center struct {
 // per hour. Accelerator jobs pay per card-hour and their CPU and memory are
 // included; CPU-only jobs pay per core-hour plus per GiB-hour of memory.
 type PriceBook struct {
-	CardHour   map[string]Micros `json:"card_hour"` // by accelerator model
-	CoreHour   Micros            `json:"core_hour"`
-	MemGiBHour Micros            `json:"mem_gib_hour"`
+	CardHour       map[string]Micros `json:"card_hour"` // by accelerator model
+	CoreHour       Micros            `json:"core_hour"`
+	MemGiBHour     Micros            `json:"mem_gib_hour"`
+	StorageGiBHour Micros            `json:"storage_gib_hour"` // reported by the center's meter
+	EgressGiB      Micros            `json:"egress_gib"`       // per GiB leaving the center
 }
 
 // Node statuses.

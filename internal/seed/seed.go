@@ -197,7 +197,8 @@ func Run(ctx context.Context, st Store) (Credentials, error) {
 		c := core.Center{Name: s.Name, DisplayName: s.Display, Kind: s.Kind, Region: s.Region, PUEMilli: s.PUEMilli,
 			GreenPercent: s.Green, Domestic: s.Domestic, ProviderOrgID: p.ID, Executor: core.ExecutorSimulated,
 			NominalPFLOPS: s.PFLOPS, Source: s.Source,
-			Prices: core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: s.CoreHour, MemGiBHour: s.MemGiBHour}}
+			Prices: core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: s.CoreHour, MemGiBHour: s.MemGiBHour,
+				StorageGiBHour: demoStorageGiBHour, EgressGiB: demoEgressGiB}}
 		if s.Accel != "" {
 			c.Prices.CardHour[s.Accel] = s.CardHour
 		}
@@ -235,8 +236,17 @@ func LocalCenter(providerOrgID string) core.Center {
 	return core.Center{Name: "local", DisplayName: "本机 (this machine)", Kind: core.KindGeneral, Region: "local",
 		PUEMilli: 1000, GreenPercent: 0, ProviderOrgID: providerOrgID, Executor: core.ExecutorLocal,
 		Source: "this machine: runtime.NumCPU and /proc/meminfo",
-		Prices: core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: 40_000, MemGiBHour: 5_000}}
+		Prices: core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: 40_000, MemGiBHour: 5_000,
+			StorageGiBHour: demoStorageGiBHour, EgressGiB: demoEgressGiB}}
 }
+
+// Demo storage and egress prices: 0.0005 CNY per GiB-hour (≈0.36 CNY per
+// GiB-month, as for cloud block storage) and 0.80 CNY per GiB of egress (a
+// common public-cloud list price in China); illustrative.
+const (
+	demoStorageGiBHour core.Micros = 500
+	demoEgressGiB      core.Micros = 800_000
+)
 
 // LocalNode describes this machine: its CPUs and memory.
 func LocalNode() core.Node {

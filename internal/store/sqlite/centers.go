@@ -36,11 +36,11 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 	err := s.update(ctx, func(t *tx) error {
 		c.CreatedAt = t.now
 		if _, err := t.ExecContext(ctx, `INSERT INTO centers(id, name, display_name, kind, region, pue_milli, green_percent,
-			domestic, provider_org_id, executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			domestic, provider_org_id, executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at,
+			storage_gib_hour, egress_gib) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			c.ID, c.Name, c.DisplayName, string(c.Kind), c.Region, c.PUEMilli, c.GreenPercent, b2i(c.Domestic),
 			c.ProviderOrgID, c.Executor, c.Status, int64(c.Prices.CoreHour), int64(c.Prices.MemGiBHour),
-			c.NominalPFLOPS, c.Source, ms(t.now)); err != nil {
+			c.NominalPFLOPS, c.Source, ms(t.now), int64(c.Prices.StorageGiBHour), int64(c.Prices.EgressGiB)); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return core.Errorf(core.EConflict, "center %q exists", c.Name)
 			}
@@ -78,17 +78,18 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 }
 
 const centerCols = `id, name, display_name, kind, region, pue_milli, green_percent, domestic, provider_org_id,
-	executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at`
+	executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at, storage_gib_hour, egress_gib`
 
 func scanCenter(sc interface{ Scan(...any) error }) (core.Center, error) {
 	var c core.Center
 	var kind string
 	var dom int
-	var coreHour, memHour, created int64
+	var coreHour, memHour, created, storage, egress int64
 	err := sc.Scan(&c.ID, &c.Name, &c.DisplayName, &kind, &c.Region, &c.PUEMilli, &c.GreenPercent, &dom,
-		&c.ProviderOrgID, &c.Executor, &c.Status, &coreHour, &memHour, &c.NominalPFLOPS, &c.Source, &created)
+		&c.ProviderOrgID, &c.Executor, &c.Status, &coreHour, &memHour, &c.NominalPFLOPS, &c.Source, &created, &storage, &egress)
 	c.Kind, c.Domestic = core.CenterKind(kind), dom == 1
-	c.Prices = core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: core.Micros(coreHour), MemGiBHour: core.Micros(memHour)}
+	c.Prices = core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: core.Micros(coreHour), MemGiBHour: core.Micros(memHour),
+		StorageGiBHour: core.Micros(storage), EgressGiB: core.Micros(egress)}
 	c.CreatedAt = fromMs(created)
 	return c, err
 }
