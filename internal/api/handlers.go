@@ -638,7 +638,7 @@ func (s *Server) overview(ctx context.Context, _ *struct{}) (*overviewOut, error
 			return nil, fail(s.Log, err)
 		}
 		for _, t := range ts {
-			if t.Code == "capture" && !t.CreatedAt.Before(day) {
+			if (t.Code == "capture" || t.Code == "capture_direct") && !t.CreatedAt.Before(day) {
 				o.RevenueTodayMicros += t.Amount
 			}
 		}

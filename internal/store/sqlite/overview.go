@@ -37,7 +37,7 @@ func (s *Store) RevenueSince(ctx context.Context, since time.Time) (store.Revenu
 	var r store.Revenue
 	var g, p, c int64
 	err := s.r.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(CASE WHEN code = 'capture' THEN amount END), 0),
+		COALESCE(SUM(CASE WHEN code IN ('vat', 'commission', 'provider_share') THEN amount END), 0),
 		COALESCE(SUM(CASE WHEN code = 'provider_share' THEN amount END), 0),
 		COALESCE(SUM(CASE WHEN code = 'commission' THEN amount END), 0)
 		FROM transfers WHERE created_at >= ?`, ms(since)).Scan(&g, &p, &c)
@@ -56,7 +56,9 @@ func (s *Store) Hourly(ctx context.Context, now time.Time, hours int) ([]store.H
 		out[i].Hour = start.Add(time.Duration(i) * time.Hour)
 	}
 	bucket := func(atMs int64) int { return int((atMs - ms(start)) / int64(time.Hour/time.Millisecond)) }
-	rows, err := s.r.QueryContext(ctx, `SELECT created_at, amount FROM transfers WHERE code = 'capture' AND created_at >= ?`, ms(start))
+	// Gross revenue: what escrow split out (whoever paid it: wallet, voucher or arrears).
+	rows, err := s.r.QueryContext(ctx, `SELECT created_at, amount FROM transfers WHERE code IN ('vat', 'commission', 'provider_share')
+		AND created_at >= ?`, ms(start))
 	if err != nil {
 		return nil, err
 	}
