@@ -64,6 +64,9 @@ type Server struct {
 	Now  func() time.Time
 	// Observe records one request's latency (for metrics); may be nil.
 	Observe func(op string, status int, d time.Duration)
+	// Settlement serves statements, invoices and reports; nil leaves
+	// those endpoints out.
+	Settlement SettlementStore
 }
 
 type principalKey struct{}
@@ -168,4 +171,5 @@ func (s *Server) routes(a huma.API) {
 	huma.Register(a, huma.Operation{OperationID: "overview", Method: http.MethodGet, Path: "/api/v1/overview",
 		Summary: "Network overview: schedulable P, utilization, queue, jobs by state, revenue today", Tags: []string{"centers"}}, s.overview)
 	s.moneyRoutes(a)
+	s.settlementRoutes(a)
 }

@@ -80,7 +80,8 @@ type Console struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	version string // content hash of the static files, for cache busting
+	version string           // content hash of the static files, for cache busting
+	settle  SettlementSource // nil when the source has no settlement reports
 }
 
 // New returns the console reading from src, with now as its clock. It
@@ -91,6 +92,7 @@ func New(src Source, now func() time.Time) *Console {
 		now = time.Now
 	}
 	c := &Console{src: src, now: now, log: slog.Default(), pages: parsePages()}
+	c.settle, _ = src.(SettlementSource)
 	c.version = staticVersion()
 	c.routes()
 	return c
@@ -145,6 +147,7 @@ func (c *Console) routes() {
 	m.Handle("GET /jobs/{id}/live", c.page(c.jobLive))
 	m.Handle("POST /jobs/{id}/cancel", csrf.Handler(c.page(c.cancel)))
 	m.Handle("GET /wallet", c.page(c.wallet))
+	c.settlementRoutes(m, csrf)
 	m.Handle("/", c.page(func(w http.ResponseWriter, rq *request) error {
 		return core.Errorf(core.ENotFound, "no such page")
 	}))
@@ -283,6 +286,7 @@ type pageData struct {
 	LangZh string    // URL of this page in Chinese
 	LangEn string
 	Charts bool   // load ECharts
+	Settle bool   // show the settlement nav link
 	V      string // static version
 	D      any
 }
@@ -293,7 +297,7 @@ type userInfo struct {
 }
 
 func (c *Console) base(r *http.Request, L *catalog, rq *request, nav, title string) pageData {
-	pd := pageData{L: L, Nav: nav, Title: title, V: c.version}
+	pd := pageData{L: L, Nav: nav, Title: title, V: c.version, Settle: c.settle != nil}
 	pd.LangZh, pd.LangEn = langURL(r, "zh"), langURL(r, "en")
 	if rq != nil {
 		pd.User = &userInfo{Name: rq.Org.Name, Role: rq.P.Role}

@@ -145,6 +145,7 @@ func (s *Server) open(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	apiSrv := &api.Server{Store: st, Money: st, CommissionBPS: bps, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
+		Settlement: st,
 		Quote: func(ctx context.Context, spec core.JobSpec) (int64, error) {
 			return control.Quote(ctx, st, s.Loop.Topology, spec)
 		},
