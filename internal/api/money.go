@@ -28,6 +28,9 @@ type MoneyStore interface {
 	ApplyTransfers(ctx context.Context, batch []ledger.Transfer) error
 	Accounts(ctx context.Context) ([]ledger.Account, error)
 	Verify(ctx context.Context) ([]string, error)
+	BuyBundle(ctx context.Context, tenantOrgID, model string, cardHours int64, ref string) (store.Bundle, error)
+	Bundles(ctx context.Context, tenantOrgID string) ([]store.Bundle, error)
+	BundlePrice(ctx context.Context, model string, cardHours int64) (core.Micros, error)
 }
 
 func (s *Server) operatorOnly(ctx context.Context, what string) error {
@@ -74,6 +77,10 @@ func (s *Server) moneyRoutes(a huma.API) {
 		s.createTransfers)
 	huma.Register(a, reg(huma.Operation{OperationID: "list-accounts", Method: http.MethodGet, Path: "/api/v1/ledger/accounts",
 		Summary: "Ledger accounts with balances (operator)", Tags: []string{"money"}}), s.listAccounts)
+	huma.Register(a, reg(huma.Operation{OperationID: "buy-bundle", Method: http.MethodPost, Path: "/api/v1/bundles",
+		Summary: "Buy a 资源包 (prepaid card-hours of one model) from the wallet (tenant)", Tags: []string{"money"}}), s.buyBundle)
+	huma.Register(a, reg(huma.Operation{OperationID: "list-bundles", Method: http.MethodGet, Path: "/api/v1/bundles",
+		Summary: "资源包 with what is used (tenant: its own; operator: all)", Tags: []string{"money"}}), s.listBundles)
 	huma.Register(a, reg(huma.Operation{OperationID: "verify-ledger", Method: http.MethodGet, Path: "/api/v1/ledger/verify",
 		Summary: "Check every money invariant; lists each violation (operator)", Tags: []string{"money"}}), s.verify)
 }
@@ -381,5 +388,51 @@ func (s *Server) verify(ctx context.Context, _ *struct{}) (*verifyOut, error) {
 	}
 	out := &verifyOut{}
 	out.Body.OK, out.Body.Problems = len(problems) == 0, append([]string{}, problems...)
+	return out, nil
+}
+
+type bundleIn struct {
+	Body struct {
+		AccelModel string `json:"accel_model" minLength:"1" maxLength:"64"`
+		CardHours  int64  `json:"card_hours" minimum:"1" maximum:"1000000"`
+		Reference  string `json:"reference" minLength:"1" maxLength:"128" doc:"Makes the purchase idempotent."`
+	}
+}
+
+type bundleOut struct{ Body store.Bundle }
+
+func (s *Server) buyBundle(ctx context.Context, in *bundleIn) (*bundleOut, error) {
+	p := principal(ctx)
+	if p.Role != core.RoleTenant {
+		return nil, forbidden("only tenants buy bundles")
+	}
+	b, err := s.Money.BuyBundle(ctx, p.OrgID, in.Body.AccelModel, in.Body.CardHours, in.Body.Reference)
+	if err != nil {
+		return nil, fail(s.Log, err)
+	}
+	return &bundleOut{Body: b}, nil
+}
+
+type bundlesOut struct {
+	Body struct {
+		Bundles []store.Bundle `json:"bundles"`
+	}
+}
+
+func (s *Server) listBundles(ctx context.Context, _ *struct{}) (*bundlesOut, error) {
+	p := principal(ctx)
+	tenant := p.OrgID
+	switch p.Role {
+	case core.RoleOperator:
+		tenant = ""
+	case core.RoleProvider:
+		return nil, forbidden("providers do not see tenants' bundles")
+	}
+	bs, err := s.Money.Bundles(ctx, tenant)
+	if err != nil {
+		return nil, fail(s.Log, err)
+	}
+	out := &bundlesOut{}
+	out.Body.Bundles = append([]store.Bundle{}, bs...)
 	return out, nil
 }

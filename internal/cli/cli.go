@@ -64,7 +64,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.as, "as", "tenant", "which demo credential to use when no token is given: tenant, operator or provider")
 	pf.StringVar(&g.data, "data", server.DefaultDataDir, "data dir (for `up`, and where demo-credentials.json is looked up)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(upCmd(g), centerCmd(g), jobCmd(g), walletCmd(g), ledgerCmd(g), orgCmd(g), voucherCmd(g), benchCmd(g))
+	root.AddCommand(upCmd(g), centerCmd(g), jobCmd(g), walletCmd(g), ledgerCmd(g), orgCmd(g), voucherCmd(g), bundleCmd(g), benchCmd(g))
 	root.AddCommand(settlementCmds(g)...)
 	return root
 }

@@ -40,6 +40,7 @@ type Store interface {
 	CancelRequested(ctx context.Context) ([]string, error)
 	Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (store.MeterStatus, error)
 	ExpireHolds(ctx context.Context) (int, error)
+	ExpireBundles(ctx context.Context) (int, error)
 }
 
 // Runner runs jobs on one kind of executor.
@@ -152,6 +153,11 @@ func (l *Loop) Cycle(ctx context.Context) error {
 			return fmt.Errorf("expire holds: %w", err)
 		} else if n > 0 {
 			l.Log.Info("expired holds", "count", n)
+		}
+		if n, err := l.Store.ExpireBundles(ctx); err != nil {
+			return fmt.Errorf("expire bundles: %w", err)
+		} else if n > 0 {
+			l.Log.Info("expired bundles", "count", n)
 		}
 	}
 	return nil

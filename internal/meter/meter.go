@@ -25,6 +25,7 @@ type Rates struct {
 // Usage is a job's cumulative usage.
 type Usage struct {
 	ReplicaMs    map[int]int64 // wall time per replica
+	CoveredMs    map[int]int64 // billed time per replica already paid by prepaid bundles (资源包)
 	StorageMiBMs int64         // MiB × ms of storage
 	EgressMiB    int64
 }
@@ -42,15 +43,22 @@ const (
 func Total(r Rates, u Usage) core.Micros {
 	sum := new(big.Int)
 	for idx, ms := range u.ReplicaMs {
-		billed := core.BilledMs(ms)
-		if r.MaxMs > 0 {
-			billed = min(billed, r.MaxMs)
-		}
+		billed := max(Billed(r, ms)-u.CoveredMs[idx], 0)
 		core.CostTerm(sum, r.Replica[idx], billed)
 	}
 	core.CostTerm(sum, int64(r.StorageGiBHour)*storageTerm, u.StorageMiBMs)
 	core.CostTerm(sum, int64(r.EgressGiB)*egressTerm, u.EgressMiB)
 	return core.Cost(sum)
+}
+
+// Billed is the billable part of a replica's cumulative wall time: per
+// started second, capped at the max duration.
+func Billed(r Rates, wallMs int64) int64 {
+	billed := core.BilledMs(wallMs)
+	if r.MaxMs > 0 {
+		billed = min(billed, r.MaxMs)
+	}
+	return billed
 }
 
 // BPSMax is 100 % in basis points.

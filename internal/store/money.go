@@ -88,3 +88,16 @@ type Payout struct {
 	CreatedBy     string      `json:"created_by"`
 	CreatedAt     time.Time   `json:"created_at"`
 }
+
+// Bundle is a prepaid bundle.
+type Bundle struct {
+	ID          string      `json:"id"`
+	TenantOrgID string      `json:"tenant_org_id"`
+	AccelModel  string      `json:"accel_model"`
+	CardHours   int64       `json:"card_hours"`
+	Price       core.Micros `json:"price_micros"`
+	UsedCardMs  int64       `json:"used_card_ms"`
+	ValidUntil  time.Time   `json:"valid_until"`
+	Expired     bool        `json:"expired"`
+	CreatedAt   time.Time   `json:"created_at"`
+}

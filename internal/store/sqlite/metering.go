@@ -70,35 +70,61 @@ func (b Billing) HoldFor(spec core.JobSpec, rateScaled int64) core.Micros {
 
 // usage reads a job's cumulative usage over all attempts, and the rates in
 // effect when it happened.
-func (t *tx) usage(ctx context.Context, j core.Job) (meter.Rates, meter.Usage, error) {
+func (t *tx) usage(ctx context.Context, j core.Job) (meter.Rates, meter.Usage, jobKeys, error) {
 	r := meter.Rates{Replica: map[int]int64{}, MaxMs: j.Spec.MaxDuration.Milliseconds()}
-	u := meter.Usage{ReplicaMs: map[int]int64{}}
+	u := meter.Usage{ReplicaMs: map[int]int64{}, CoveredMs: map[int]int64{}}
+	keys := jobKeys{model: map[int]string{}, cards: map[int]int64{}}
 	var storageHour, egress int64
 	if j.CenterID != "" {
 		if err := t.QueryRowContext(ctx, `SELECT storage_gib_hour, egress_gib FROM centers WHERE id = ?`, j.CenterID).
 			Scan(&storageHour, &egress); err != nil {
-			return r, u, err
+			return r, u, keys, err
 		}
 	}
 	r.StorageGiBHour, r.EgressGiB = core.Micros(storageHour), core.Micros(egress)
-	rows, err := t.QueryContext(ctx, `SELECT attempt, replica, MAX(rate_scaled), SUM(wall_ms), SUM(storage_mib_ms), SUM(egress_mib)
-		FROM usage_events WHERE job_id = ? GROUP BY attempt, replica`, j.ID)
+	rows, err := t.QueryContext(ctx, `SELECT attempt, replica, MAX(rate_scaled), SUM(wall_ms), SUM(storage_mib_ms), SUM(egress_mib),
+		MAX(accel_model), MAX(cards) FROM usage_events WHERE job_id = ? GROUP BY attempt, replica`, j.ID)
 	if err != nil {
-		return r, u, err
+		return r, u, keys, err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var attempt, replica int
-		var rate, wall, storage, eg int64
-		if err := rows.Scan(&attempt, &replica, &rate, &wall, &storage, &eg); err != nil {
-			return r, u, err
+		var rate, wall, storage, eg, cards int64
+		var model string
+		if err := rows.Scan(&attempt, &replica, &rate, &wall, &storage, &eg, &model, &cards); err != nil {
+			rows.Close()
+			return r, u, keys, err
 		}
 		key := attempt*core.ReplicasMax + replica
 		r.Replica[key], u.ReplicaMs[key] = rate, wall
+		keys.model[key], keys.cards[key] = model, cards
 		u.StorageMiBMs += storage
 		u.EgressMiB += eg
 	}
-	return r, u, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return r, u, keys, err
+	}
+	rows, err = t.QueryContext(ctx, `SELECT key, covered_ms FROM job_bundle_keys WHERE job_id = ?`, j.ID)
+	if err != nil {
+		return r, u, keys, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key int
+		var covered int64
+		if err := rows.Scan(&key, &covered); err != nil {
+			return r, u, keys, err
+		}
+		u.CoveredMs[key] = covered
+	}
+	return r, u, keys, rows.Err()
+}
+
+// jobKeys is the accelerator model and count per replica key.
+type jobKeys struct {
+	model map[int]string
+	cards map[int]int64
 }
 
 // recordUsage stores a usage event for every replica whose cumulative wall
@@ -133,12 +159,19 @@ func (t *tx) recordUsage(ctx context.Context, j core.Job, totals map[int]int64, 
 		}
 		id := fmt.Sprintf("%s/%d/%d/%d", j.ID, j.Attempt, p.Index, h.n)
 		if _, err := t.ExecContext(ctx, `INSERT INTO usage_events(id, job_id, attempt, replica, seq, wall_ms, rate_scaled,
-			source, received_at) VALUES (?,?,?,?,?,?,?,?,?)`, id, j.ID, j.Attempt, p.Index, h.n, total-h.ms, p.RateScaled,
-			source, ms(t.now)); err != nil {
+			accel_model, cards, source, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, id, j.ID, j.Attempt, p.Index, h.n,
+			total-h.ms, p.RateScaled, p.AccelModel, replicaCards(j, p.Index), source, ms(t.now)); err != nil {
 			return fmt.Errorf("usage event %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+func replicaCards(j core.Job, idx int) int64 {
+	if idx < 0 || idx >= len(j.Spec.Replicas) {
+		return 0
+	}
+	return j.Spec.Replicas[idx].AccelCount
 }
 
 type accrueMode int
@@ -159,16 +192,24 @@ var errShort = errors.New("wallet cannot fund the next window")
 // linked batch with ids derived from the job and the capture number, so a
 // retried capture cannot charge twice. j must be read in this transaction.
 func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, commissionBPS int64) error {
-	rates, u, err := t.usage(ctx, j)
+	rates, u, keys, err := t.usage(ctx, j)
 	if err != nil {
 		return err
 	}
-	total := meter.Total(rates, u)
+	k := j.Charges.CaptureSeq + 1
+	// 资源包 first: new card-time on their model is paid from bundles.
+	bp, err := t.planBundles(ctx, j, rates, u, keys.model, keys.cards, k)
+	if err != nil {
+		return err
+	}
+	u.CoveredMs = bp.covered
+	cash := meter.Total(rates, u)
+	total := cash + bp.total
 	delta := total - j.CostMicros
 	if delta < 0 {
 		panic(fmt.Sprintf("accrue: job %s total %d below charged %d", j.ID, total, j.CostMicros))
 	}
-	k := j.Charges.CaptureSeq + 1
+	bundleDelta := bp.added
 	id := func(kind string) string { return fmt.Sprintf("job:%s:%s:%d", j.ID, kind, k) }
 	var batch []ledger.Transfer
 	wallet := ledger.WalletID(j.TenantOrgID)
@@ -182,8 +223,9 @@ func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, 
 			CreditAccountID: ledger.EscrowID, Amount: newHold, Flags: ledger.Pending, Code: "hold", JobID: j.ID})
 	}
 
-	// The voucher pays its share first.
-	v, err := t.voucherShare(ctx, j, total)
+	batch = append(batch, bp.transfers...)
+	// The voucher pays its share of the cash part (bundles were prepaid).
+	v, err := t.voucherShare(ctx, j, cash)
 	if err != nil {
 		return err
 	}
@@ -195,7 +237,10 @@ func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, 
 			ledger.Transfer{ID: id("voucher"), DebitAccountID: FunderReceivableID(v.schemeID),
 				CreditAccountID: ledger.EscrowID, Amount: vdelta, Code: "voucher", JobID: j.ID})
 	}
-	wdelta := delta - max(vdelta, 0)
+	wdelta := delta - max(vdelta, 0) - bundleDelta
+	if wdelta < 0 {
+		panic(fmt.Sprintf("accrue: job %s wallet part %d < 0", j.ID, wdelta))
+	}
 
 	// The wallet pays the rest: from the hold, beyond it directly, and what
 	// the wallet cannot cover becomes arrears.
@@ -262,6 +307,9 @@ func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, 
 		if mode == accrueWindow && core.ErrorCode(err) == core.EInsufficientFunds {
 			return errShort // the new hold failed first; nothing was written
 		}
+		return err
+	}
+	if err := bp.write(ctx, t, j.ID); err != nil {
 		return err
 	}
 	if !holdOpen || mode == accrueFinal {
@@ -419,9 +467,16 @@ func (s *Store) RecordUsageEvent(ctx context.Context, ev UsageEvent, providerOrg
 			return err
 		}
 		late = j.State.Terminal()
+		var model string
+		for _, p := range j.Placements {
+			if p.Index == ev.Replica {
+				model = p.AccelModel
+			}
+		}
 		if _, err := t.ExecContext(ctx, `INSERT INTO usage_events(id, job_id, attempt, replica, seq, wall_ms, storage_mib_ms,
-			egress_mib, rate_scaled, late, source, received_at) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?)`, id, j.ID, j.Attempt,
-			ev.Replica, ev.WallMs, ev.StorageMiBMs, ev.EgressMiB, rate, b2i(late), "external", ms(t.now)); err != nil {
+			egress_mib, rate_scaled, accel_model, cards, late, source, received_at) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?,?,?)`, id,
+			j.ID, j.Attempt, ev.Replica, ev.WallMs, ev.StorageMiBMs, ev.EgressMiB, rate, model, replicaCards(j, ev.Replica),
+			b2i(late), "external", ms(t.now)); err != nil {
 			return err
 		}
 		if !late {

@@ -53,7 +53,7 @@ func (s *Store) Verify(ctx context.Context) ([]string, error) {
 			continue
 		}
 		switch t.Code {
-		case "capture", "capture_direct", "arrears", "voucher":
+		case "capture", "capture_direct", "arrears", "voucher", "bundle":
 			get(t.JobID).paid += t.Amount
 		case "vat", "commission", "provider_share":
 			get(t.JobID).split += t.Amount
@@ -125,11 +125,16 @@ func (s *Store) usageTotal(ctx context.Context, j core.Job) (core.Micros, error)
 		return 0, err
 	}
 	defer t.Rollback() //nolint:errcheck // read only
-	rates, u, err := (&tx{Tx: t}).usage(ctx, j)
+	rates, u, _, err := (&tx{Tx: t}).usage(ctx, j)
 	if err != nil {
 		return 0, err
 	}
-	return meter.Total(rates, u), nil
+	// Bundle-paid time is valued at the bundle's price, recorded per job.
+	var bundles int64
+	if err := t.QueryRowContext(ctx, `SELECT COALESCE(SUM(value), 0) FROM bundle_usage WHERE job_id = ?`, j.ID).Scan(&bundles); err != nil {
+		return 0, err
+	}
+	return meter.Total(rates, u) + core.Micros(bundles), nil
 }
 
 func (s *Store) verifyGrants(ctx context.Context, add func(string, ...any)) error {

@@ -34,6 +34,8 @@ CREATE TABLE usage_events (
   storage_mib_ms INTEGER NOT NULL DEFAULT 0 CHECK (storage_mib_ms >= 0),
   egress_mib     INTEGER NOT NULL DEFAULT 0 CHECK (egress_mib >= 0),
   rate_scaled    INTEGER NOT NULL,
+  accel_model    TEXT NOT NULL DEFAULT '',   -- the replica's accelerator model and count, for 资源包 coverage
+  cards          INTEGER NOT NULL DEFAULT 0,
   late           INTEGER NOT NULL DEFAULT 0, -- arrived after the job was settled
   source         TEXT NOT NULL,
   received_at    INTEGER NOT NULL
@@ -76,6 +78,38 @@ CREATE TABLE related_parties (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (org_a, org_b),
   CHECK (org_a < org_b)
+);
+
+-- 资源包: prepaid card-hours of one accelerator model. units are card-ms.
+CREATE TABLE bundles (
+  id            TEXT PRIMARY KEY,
+  tenant_org_id TEXT NOT NULL REFERENCES orgs(id),
+  accel_model   TEXT NOT NULL,
+  units         INTEGER NOT NULL CHECK (units > 0),
+  price         INTEGER NOT NULL CHECK (price > 0),
+  valid_until   INTEGER NOT NULL,
+  expired       INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX bundles_tenant ON bundles(tenant_org_id, accel_model, valid_until);
+
+-- Per job and replica key (attempt x replicas + replica): billed time seen
+-- at the last capture, and how much of it bundles paid.
+CREATE TABLE job_bundle_keys (
+  job_id     TEXT NOT NULL REFERENCES jobs(id),
+  key        INTEGER NOT NULL,
+  seen_ms    INTEGER NOT NULL,
+  covered_ms INTEGER NOT NULL,
+  PRIMARY KEY (job_id, key)
+);
+
+-- What each bundle gave each job: card-ms and the revenue recognized.
+CREATE TABLE bundle_usage (
+  job_id    TEXT NOT NULL REFERENCES jobs(id),
+  bundle_id TEXT NOT NULL REFERENCES bundles(id),
+  units     INTEGER NOT NULL,
+  value     INTEGER NOT NULL,
+  PRIMARY KEY (job_id, bundle_id)
 );
 
 CREATE TABLE payouts (
