@@ -93,6 +93,9 @@ type Money struct {
 	CaptureDirect core.Micros `json:"capture_direct"`
 	Arrears       core.Micros `json:"arrears"`
 	Voucher       core.Micros `json:"voucher"`
+	// Bundle is card-time paid from prepaid 资源包: the bundle's price of the
+	// units used. Bundle purchases are prepayments, invoiced as they are used.
+	Bundle core.Micros `json:"bundle"`
 	// The split of the gross out of escrow.
 	VAT        core.Micros `json:"vat"`
 	Commission core.Micros `json:"commission"`
@@ -105,14 +108,14 @@ type Money struct {
 }
 
 // Codes are the transfer codes Money sums; AddCode maps them.
-var Codes = []string{"capture", "capture_direct", "arrears", "voucher", "vat", "commission", "provider_share",
+var Codes = []string{"capture", "capture_direct", "arrears", "voucher", "bundle", "vat", "commission", "provider_share",
 	"refund", "refund_vat", "refund_commission", "refund_provider"}
 
 // AddCode adds amount to the field of code; false for a code Money does
 // not sum.
 func (m *Money) AddCode(code string, amount core.Micros) bool {
 	p := map[string]*core.Micros{"capture": &m.Capture, "capture_direct": &m.CaptureDirect, "arrears": &m.Arrears,
-		"voucher": &m.Voucher, "vat": &m.VAT, "commission": &m.Commission, "provider_share": &m.Provider,
+		"voucher": &m.Voucher, "bundle": &m.Bundle, "vat": &m.VAT, "commission": &m.Commission, "provider_share": &m.Provider,
 		"refund": &m.Refund, "refund_vat": &m.RefundVAT, "refund_commission": &m.RefundCommission,
 		"refund_provider": &m.RefundProvider}[code]
 	if p == nil {
@@ -125,13 +128,15 @@ func (m *Money) AddCode(code string, amount core.Micros) bool {
 // Add returns m + o.
 func (m Money) Add(o Money) Money {
 	return Money{m.Capture + o.Capture, m.CaptureDirect + o.CaptureDirect, m.Arrears + o.Arrears, m.Voucher + o.Voucher,
-		m.VAT + o.VAT, m.Commission + o.Commission, m.Provider + o.Provider, m.Refund + o.Refund, m.RefundVAT + o.RefundVAT,
+		m.Bundle + o.Bundle, m.VAT + o.VAT, m.Commission + o.Commission, m.Provider + o.Provider, m.Refund + o.Refund, m.RefundVAT + o.RefundVAT,
 		m.RefundCommission + o.RefundCommission, m.RefundProvider + o.RefundProvider}
 }
 
 // Charges is the gross charged (VAT included): what the tenant's side paid
 // into escrow.
-func (m Money) Charges() core.Micros { return m.Capture + m.CaptureDirect + m.Arrears + m.Voucher }
+func (m Money) Charges() core.Micros {
+	return m.Capture + m.CaptureDirect + m.Arrears + m.Voucher + m.Bundle
+}
 
 // Wallet is the part of the charges the wallet paid.
 func (m Money) Wallet() core.Micros { return m.Capture + m.CaptureDirect }
