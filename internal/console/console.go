@@ -82,6 +82,7 @@ type Console struct {
 	pages   map[string]*template.Template
 	version string           // content hash of the static files, for cache busting
 	settle  SettlementSource // nil when the source has no settlement reports
+	money   MoneySource      // nil when the source has no vouchers and ledger pages
 }
 
 // New returns the console reading from src, with now as its clock. It
@@ -93,6 +94,7 @@ func New(src Source, now func() time.Time) *Console {
 	}
 	c := &Console{src: src, now: now, log: slog.Default(), pages: parsePages()}
 	c.settle, _ = src.(SettlementSource)
+	c.money, _ = src.(MoneySource)
 	c.version = staticVersion()
 	c.routes()
 	return c
@@ -148,6 +150,7 @@ func (c *Console) routes() {
 	m.Handle("POST /jobs/{id}/cancel", csrf.Handler(c.page(c.cancel)))
 	m.Handle("GET /wallet", c.page(c.wallet))
 	c.settlementRoutes(m, csrf)
+	c.moneyRoutes(m, csrf)
 	m.Handle("/", c.page(func(w http.ResponseWriter, rq *request) error {
 		return core.Errorf(core.ENotFound, "no such page")
 	}))
@@ -287,6 +290,8 @@ type pageData struct {
 	LangEn string
 	Charts bool   // load ECharts
 	Settle bool   // show the settlement nav link
+	Vouch  bool   // show the vouchers nav link
+	Ledger bool   // show the ledger nav link
 	V      string // static version
 	D      any
 }
@@ -301,6 +306,8 @@ func (c *Console) base(r *http.Request, L *catalog, rq *request, nav, title stri
 	pd.LangZh, pd.LangEn = langURL(r, "zh"), langURL(r, "en")
 	if rq != nil {
 		pd.User = &userInfo{Name: rq.Org.Name, Role: rq.P.Role}
+		pd.Vouch = c.money != nil && rq.P.Role != core.RoleProvider
+		pd.Ledger = c.money != nil && rq.P.Role == core.RoleOperator
 	}
 	return pd
 }

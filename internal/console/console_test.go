@@ -576,7 +576,7 @@ func TestCatalogs(t *testing.T) {
 	used = append(used, "center.status."+core.CenterAvailable, "center.status."+core.CenterUnavailable)
 	tmplKey := regexp.MustCompile(`\.[TF] "([^"]+)"`)
 	files, _ := filepath.Glob("templates/*.html")
-	goKey := regexp.MustCompile(`"((?:overview|wallet|job|jobs|login|error|common|centers|exec|transfer)\.[a-z_]+)"`)
+	goKey := regexp.MustCompile(`"((?:overview|wallet|job|jobs|login|error|common|centers|exec|transfer|voucher|ledger)\.[a-z_]+)"`)
 	gofiles, _ := filepath.Glob("*.go")
 	for _, name := range append(files, gofiles...) {
 		if strings.HasSuffix(name, "_test.go") {
