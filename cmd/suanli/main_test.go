@@ -74,6 +74,26 @@ func TestBinary(t *testing.T) {
 	if _, errOut, code = run("job", "submit", "--cmd", "exit 4", "--center", "local", "--wait"); code == 0 || !strings.Contains(errOut, "failed") {
 		t.Errorf("failing job with --wait: exit %d, stderr %q; want non-zero", code, errOut)
 	}
+	// An operator correction through the CLI: a goodwill credit of 1 CNY, applied once.
+	var who struct {
+		TenantOrgID string `json:"tenant_org_id"`
+	}
+	_ = json.Unmarshal([]byte(mustJob(t, run, job.ID)), &who)
+	out, _, _ = run("wallet", "show", "--output", "json")
+	_ = json.Unmarshal([]byte(out), &after) // the balance before the adjustment
+	for i := 0; i < 2; i++ {
+		if _, errOut, code := run("--as", "operator", "ledger", "adjust", "--org", who.TenantOrgID, "--amount", "1",
+			"--reason", "goodwill", "--ref", "ticket-1"); code != 0 {
+			t.Fatalf("ledger adjust: exit %d: %s", code, errOut)
+		}
+	}
+	var credited struct {
+		AvailableMicros int64 `json:"available_micros"`
+	}
+	out, _, _ = run("wallet", "show", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &credited); err != nil || credited.AvailableMicros != after.AvailableMicros+1_000_000 {
+		t.Errorf("after a 1 CNY adjustment given twice with one ref: %d, want %d", credited.AvailableMicros, after.AvailableMicros+1_000_000)
+	}
 	if out, _, code = run("--as", "operator", "ledger", "verify"); code != 0 || !strings.Contains(out, "balanced") {
 		t.Errorf("ledger verify: exit %d %q", code, out)
 	}
@@ -277,4 +297,18 @@ func processesWithEnv(entry string) []int {
 		}
 	}
 	return pids
+}
+
+// mustJob returns `job get ID --output json`'s job object as JSON.
+func mustJob(t *testing.T, run func(args ...string) (string, string, int), id string) string {
+	t.Helper()
+	out, errOut, code := run("job", "get", id, "--output", "json")
+	if code != 0 {
+		t.Fatalf("job get %s: %s", id, errOut)
+	}
+	var v struct{ Job json.RawMessage }
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	return string(v.Job)
 }

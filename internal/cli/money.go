@@ -163,75 +163,60 @@ func voucherCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// correction is one operator correction command: target names the flag
+// that says what is corrected (job, org or account).
+type correction struct {
+	use, short, target, targetHelp string
+	reason                         bool // the command takes --reason
+	do                             func(c *client.Client, cmd *cobra.Command, target string, amount core.Micros, ref, reason string) error
+}
+
+func (k correction) command(g *globals) *cobra.Command {
+	var target, amount, ref, reason string
+	cmd := &cobra.Command{
+		Use: k.use, Short: k.short, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := parseAmount("amount", amount)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return k.do(c, cmd, target, m, defaultRef(ref), reason)
+		},
+	}
+	cmd.Flags().StringVar(&target, k.target, "", k.targetHelp)
+	cmd.Flags().StringVar(&amount, "amount", "", "amount in CNY")
+	cmd.Flags().StringVar(&ref, "ref", "", "reference; repeating it applies the correction once")
+	if k.reason {
+		cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with your org)")
+	}
+	return cmd
+}
+
 // ledgerCorrections adds the operator's correction commands to `ledger`.
 func ledgerCorrections(g *globals, cmd *cobra.Command) {
-	var job, org, account, amount, ref, reason string
-	refund := &cobra.Command{
-		Use: "refund", Short: "Refund part of what a tenant paid for an ended job (operator)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := parseAmount("amount", amount)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			return c.Refund(cmd.Context(), job, m, defaultRef(ref), reason)
-		},
-	}
-	refund.Flags().StringVar(&job, "job", "", "job ID")
-	adjust := &cobra.Command{
-		Use: "adjust", Short: "Credit (positive) or debit (negative) a tenant wallet (operator)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := parseAmount("amount", amount)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			return c.Adjust(cmd.Context(), org, m, defaultRef(ref), reason)
-		},
-	}
-	adjust.Flags().StringVar(&org, "org", "", "tenant org ID")
-	writeoff := &cobra.Command{
-		Use: "writeoff", Short: "Write off part of a receivable (operator)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := parseAmount("amount", amount)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			return c.WriteOff(cmd.Context(), account, m, defaultRef(ref), reason)
-		},
-	}
-	writeoff.Flags().StringVar(&account, "account", "", "receivable account ID")
-	payment := &cobra.Command{
-		Use: "payment", Short: "Record a payment received against a receivable (operator)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := parseAmount("amount", amount)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			return c.ReceivePayment(cmd.Context(), account, m, defaultRef(ref))
-		},
-	}
-	payment.Flags().StringVar(&account, "account", "", "receivable account ID")
-	for _, c := range []*cobra.Command{refund, adjust, writeoff, payment} {
-		c.Flags().StringVar(&amount, "amount", "", "amount in CNY")
-		c.Flags().StringVar(&ref, "ref", "", "reference; repeating it applies the correction once")
-		if c != payment {
-			c.Flags().StringVar(&reason, "reason", "", "why (recorded with your org)")
-		}
+	for _, k := range []correction{
+		{"refund", "Refund part of what a tenant paid for an ended job (operator)", "job", "job ID", true,
+			func(c *client.Client, cmd *cobra.Command, job string, m core.Micros, ref, reason string) error {
+				return c.Refund(cmd.Context(), job, m, ref, reason)
+			}},
+		{"adjust", "Credit (positive) or debit (negative) a tenant wallet (operator)", "org", "tenant org ID", true,
+			func(c *client.Client, cmd *cobra.Command, org string, m core.Micros, ref, reason string) error {
+				return c.Adjust(cmd.Context(), org, m, ref, reason)
+			}},
+		{"writeoff", "Write off part of a receivable (operator)", "account", "receivable account ID", true,
+			func(c *client.Client, cmd *cobra.Command, acct string, m core.Micros, ref, reason string) error {
+				return c.WriteOff(cmd.Context(), acct, m, ref, reason)
+			}},
+		{"payment", "Record a payment received against a receivable (operator)", "account", "receivable account ID", false,
+			func(c *client.Client, cmd *cobra.Command, acct string, m core.Micros, ref, _ string) error {
+				return c.ReceivePayment(cmd.Context(), acct, m, ref)
+			}},
+	} {
+		cmd.AddCommand(k.command(g))
 	}
 	accounts := &cobra.Command{
 		Use: "accounts", Short: "List ledger accounts with balances (operator)", Args: cobra.NoArgs,
@@ -255,5 +240,5 @@ func ledgerCorrections(g *globals, cmd *cobra.Command) {
 			return g.table([]string{"ACCOUNT", "LEDGER", "CODE", "DEBITS", "CREDITS", "PENDING DR", "PENDING CR"}, rows)
 		},
 	}
-	cmd.AddCommand(refund, adjust, writeoff, payment, accounts)
+	cmd.AddCommand(accounts)
 }
