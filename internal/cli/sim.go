@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"encoding/csv"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suanli/suanli/internal/sim/fgd"
+)
+
+// maxSimSeeds bounds --seeds; the paper used ten.
+const maxSimSeeds = 1000
+
+func simCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "sim", Short: "Trace-replay simulators (local, no server needed)"}
+	var nodesPath, podsPath, policy, seeds string
+	var tune float64
+	var workers int
+	replay := &cobra.Command{
+		Use:   "replay",
+		Short: "Replay an Alibaba openb GPU trace as the FGD paper (ATC'23) did and report unallocated GPU",
+		Long: "Replay openb_pod_list_*.csv on openb_node_list_gpu_node.csv exactly as the artifact of \"Beware of\n" +
+			"Fragmentation\" (ATC'23) ran it: pods sorted by name and shuffled by the seed, tuned up to --tune x the\n" +
+			"cluster's GPU capacity by drawing pods with replacement, placed once each in order, nothing departs.\n" +
+			"After every pod the allocated and fragmented GPU is recorded; the curve gives, per arrived-% column, the\n" +
+			"median over the seeds. median_unallocated_gpu_pct is read at 100% arrived (the paper's Fig. 9a).\n" +
+			"Policies: fgd, bestfit, packing, clustering, dotprod, random. Output: table, json or csv (the curve).",
+		Example: "  suanli sim replay --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --policy fgd\n" +
+			"  suanli sim replay --nodes N.csv --pods P.csv --policy bestfit --seeds 42-51 --tune 1.3 --output json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "table" && g.output != "json" && g.output != "csv" {
+				return fmt.Errorf("--output must be table, json or csv, not %q", g.output)
+			}
+			pol, err := fgd.ParsePolicy(policy)
+			if err != nil {
+				return err
+			}
+			seedList, err := parseSeeds(seeds)
+			if err != nil {
+				return err
+			}
+			if nodesPath == "" || podsPath == "" {
+				return fmt.Errorf("--nodes and --pods are required")
+			}
+			nodes, err := fgd.ReadNodesFile(nodesPath)
+			if err != nil {
+				return err
+			}
+			pods, err := fgd.ReadPodsFile(podsPath)
+			if err != nil {
+				return err
+			}
+			sum, err := fgd.ReplaySeeds(nodes, pods, pol, tune, seedList, workers)
+			if err != nil {
+				return err
+			}
+			switch g.output {
+			case "json":
+				return g.json(sum)
+			case "csv":
+				return simCSV(g, sum)
+			}
+			return simTable(g, sum)
+		},
+	}
+	f := replay.Flags()
+	f.StringVar(&nodesPath, "nodes", "", "node list CSV (openb_node_list_gpu_node.csv)")
+	f.StringVar(&podsPath, "pods", "", "pod list CSV (openb_pod_list_<workload>.csv)")
+	f.StringVar(&policy, "policy", "fgd", "placement policy: fgd, bestfit, packing, clustering, dotprod or random")
+	f.StringVar(&seeds, "seeds", "42-51", "seeds: a list of numbers and ranges, e.g. 42-51 or 42,45,50-51")
+	f.Float64Var(&tune, "tune", 1.3, "total GPU request to replay, as a multiple of the cluster's GPU capacity")
+	f.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds replayed at once (the output does not depend on it)")
+	cmd.AddCommand(replay)
+	return cmd
+}
+
+// parseSeeds reads "42-51" or "42,45,50-51".
+func parseSeeds(s string) ([]int64, error) {
+	var out []int64
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseInt(lo, 10, 64)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.ParseInt(hi, 10, 64)
+		}
+		if err != nil || b < a {
+			return nil, fmt.Errorf("--seeds: bad seed or range %q", part)
+		}
+		if b-a >= maxSimSeeds || len(out)+int(b-a+1) > maxSimSeeds {
+			return nil, fmt.Errorf("--seeds: at most %d seeds", maxSimSeeds)
+		}
+		for v := a; v <= b; v++ {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func pct(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+func simCSV(g *globals, s fgd.Summary) error {
+	w := csv.NewWriter(g.stdout)
+	_ = w.Write([]string{"arrived_pct", "alloc_pct", "unallocated_gpu_pct", "frag_pct", "frag_ratio_pct"}) // errors surface in Flush/Error
+	for _, p := range s.Curve {
+		_ = w.Write([]string{strconv.Itoa(p.ArrivedPct), pct(p.AllocPct), pct(p.UnallocatedGPUPct), pct(p.FragPct), pct(p.FragRatioPct)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// simTableColumns are the arrived-% columns the paper's tables print.
+var simTableColumns = []int{50, 80, 90, 95, 100, 110, 120, 130}
+
+func simTable(g *globals, s fgd.Summary) error {
+	rows := make([][]string, 0, len(s.Runs))
+	for _, r := range s.Runs {
+		rows = append(rows, []string{strconv.FormatInt(r.Seed, 10), strconv.Itoa(r.Pods), strconv.Itoa(r.Tuned),
+			strconv.Itoa(r.Failed), pct(r.AllocPct), pct(r.UnallocatedGPUPct), pct(r.FragPct), pct(r.FragRatioPct)})
+	}
+	if err := g.table([]string{"SEED", "PODS", "TUNED", "FAILED", "ALLOC@100%", "UNALLOC@100%", "FRAG@100%", "FRAG-RATIO@100%"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "\npolicy %s, tune %g, %d seeds: median unallocated GPU at 100%% arrived = %s%%\n\n",
+		s.Policy, s.Tune, len(s.Seeds), pct(s.MedianUnallocatedGPUPct))
+	rows = rows[:0]
+	for _, p := range s.Curve {
+		for _, c := range simTableColumns {
+			if p.ArrivedPct == c {
+				rows = append(rows, []string{strconv.Itoa(c), pct(p.AllocPct), pct(p.UnallocatedGPUPct), pct(p.FragPct), pct(p.FragRatioPct)})
+			}
+		}
+	}
+	return g.table([]string{"ARRIVED%", "ALLOC% (median)", "UNALLOC%", "FRAG%", "FRAG-RATIO%"}, rows)
+}
