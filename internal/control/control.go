@@ -33,6 +33,7 @@ type Store interface {
 	Nodes(ctx context.Context, centerID string) ([]core.Node, error)
 	TopologyVersion(ctx context.Context) (int64, error)
 	Usage(ctx context.Context) (map[string]store.NodeUsage, error)
+	Releases(ctx context.Context) ([]store.Release, error)
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
 	MarkRunning(ctx context.Context, jobID, msg string) error
@@ -310,6 +311,14 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	if !withQueue {
 		return s, nil
 	}
+	s.NowMs = time.Now().UnixMilli() // the snapshot's time, as data for the pure scheduler
+	rel, err := st.Releases(ctx)
+	if err != nil {
+		return s, err
+	}
+	for _, r := range rel {
+		s.Releases = append(s.Releases, sched.Release{NodeID: r.NodeID, AtMs: r.AtMs, CPU: r.CPU, Mem: r.Mem, Accel: r.Accel})
+	}
 	queued, err := st.JobsInStates(ctx, sched.QueueScanMax, core.JobQueued)
 	if err != nil {
 		return s, err
@@ -323,7 +332,7 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 // SchedJob converts a job to the scheduler's view of it.
 func SchedJob(j core.Job) sched.Job {
 	return sched.Job{ID: j.ID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
-		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0}
+		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0, MaxDurationMs: j.Spec.MaxDuration.Milliseconds()}
 }
 
 // Quote returns the highest total rate (core.RateScale fixed point, per

@@ -41,22 +41,36 @@ type Node struct {
 	UsedAccel  int64
 }
 
-// Job is a queued job.
-type Job struct {
-	ID          string
-	Seq         int64 // submission order
-	Priority    int
-	Replicas    []core.Replica
-	Constraints core.Constraints
-	HasCommand  bool // a real executor can run it
-	HasDuration bool // a simulated center can model it
+// Release is capacity an allocation gives back when its job ends, at the
+// latest at AtMs (its start plus its max duration): what backfill plans
+// with.
+type Release struct {
+	NodeID          string
+	AtMs            int64
+	CPU, Mem, Accel int64
 }
 
-// Snapshot is the scheduler's whole input.
+// Job is a queued job.
+type Job struct {
+	ID            string
+	Seq           int64 // submission order
+	MaxDurationMs int64 // how long it may run once started (backfill)
+	Priority      int
+	Replicas      []core.Replica
+	Constraints   core.Constraints
+	HasCommand    bool // a real executor can run it
+	HasDuration   bool // a simulated center can model it
+}
+
+// Snapshot is the scheduler's whole input. NowMs is the time the
+// snapshot describes (data, not a clock read); Releases say when running
+// work gives its capacity back.
 type Snapshot struct {
-	Centers []Center
-	Nodes   []Node
-	Queue   []Job
+	Centers  []Center
+	Nodes    []Node
+	Queue    []Job
+	NowMs    int64
+	Releases []Release
 }
 
 // Decision places every replica of one job on one center.
@@ -87,9 +101,16 @@ type Policy interface {
 
 // CheapestFirst is scheduler v1: jobs by priority then FIFO; each job goes to
 // the cheapest center where its whole gang fits now, on the least-loaded
-// nodes there. A job that does not fit is skipped, not blocking smaller
-// jobs behind it (no reservation or backfill yet).
+// nodes there. The first job that does not fit gets a reservation (EASY
+// backfill): the earliest time, from the max durations of running work,
+// at which its whole gang fits, and the nodes it would take. Jobs behind it
+// still start now, but only if they end before that time or leave the
+// reserved capacity alone, so a large gang is never starved by a stream of
+// small jobs.
 type CheapestFirst struct{}
+
+// ReserveTriesMax bounds how many future times a reservation tries.
+const ReserveTriesMax = 64
 
 // Schedule implements Policy.
 func (CheapestFirst) Schedule(s Snapshot) Plan {
@@ -108,9 +129,19 @@ func (CheapestFirst) Schedule(s Snapshot) Plan {
 		queue = queue[:QueueScanMax]
 	}
 	var plan Plan
+	var res *reservation
 	for _, job := range queue {
 		d, reason := st.place(job)
+		if d != nil && res != nil && !st.respects(res, d, job, s.NowMs) {
+			st.unplace(d, job)
+			d, reason = nil, fmt.Sprintf("would delay job %s, which has capacity reserved from %s", res.jobID, atString(res.atMs, s.NowMs))
+		}
 		if d == nil {
+			if res == nil {
+				if res = st.reserve(job, s); res != nil {
+					reason = fmt.Sprintf("%s; capacity reserved on %s from %s", reason, res.centerName, atString(res.atMs, s.NowMs))
+				}
+			}
 			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
 			continue
 		}
@@ -119,18 +150,137 @@ func (CheapestFirst) Schedule(s Snapshot) Plan {
 	return plan
 }
 
+// reservation is capacity held for the first blocked job.
+type reservation struct {
+	jobID, centerName string
+	atMs              int64
+	need              map[string][3]int64 // node ID -> cpu, mem, accel
+}
+
+func atString(atMs, nowMs int64) string {
+	return fmt.Sprintf("now+%ds", max(atMs-nowMs, 0)/1000)
+}
+
+// unplace undoes a decision's allocations on the working state.
+func (st *state) unplace(d *Decision, job Job) {
+	for _, p := range d.Placements {
+		n := st.byID[p.NodeID]
+		r := job.Replicas[p.Index]
+		n.UsedCPU -= r.CPUMilli
+		n.UsedMem -= r.MemMiB
+		n.UsedAccel -= r.AccelCount
+	}
+}
+
+// respects reports whether placing job as d (already applied to the
+// state) leaves the reservation intact: the job ends before the reserved
+// time, or every reserved node still has what the reservation needs then.
+func (st *state) respects(res *reservation, d *Decision, job Job, nowMs int64) bool {
+	if job.MaxDurationMs > 0 && nowMs+job.MaxDurationMs <= res.atMs {
+		return true
+	}
+	for _, p := range d.Placements {
+		need, ok := res.need[p.NodeID]
+		if !ok {
+			continue
+		}
+		n := st.byID[p.NodeID]
+		cpu, mem, accel := n.CPUMilli-n.UsedCPU, n.MemMiB-n.UsedMem, n.AccelCount-n.UsedAccel
+		for _, r := range st.releases[p.NodeID] {
+			if r.AtMs <= res.atMs {
+				cpu, mem, accel = cpu+r.CPU, mem+r.Mem, accel+r.Accel
+			}
+		}
+		if cpu < need[0] || mem < need[1] || accel < need[2] {
+			return false
+		}
+	}
+	return true
+}
+
+// reserve finds the earliest release time at which job's whole gang fits,
+// placing it on a scratch copy of the state with the releases up to that
+// time applied. Nil when no release makes it fit.
+func (st *state) reserve(job Job, s Snapshot) *reservation {
+	if len(s.Releases) == 0 {
+		return nil
+	}
+	rel := append([]Release(nil), s.Releases...)
+	sort.Slice(rel, func(i, j int) bool {
+		if rel[i].AtMs != rel[j].AtMs {
+			return rel[i].AtMs < rel[j].AtMs
+		}
+		return rel[i].NodeID < rel[j].NodeID
+	})
+	scratch := st.clone()
+	step := max(1, (len(rel)+ReserveTriesMax-1)/ReserveTriesMax)
+	for i := 0; i < len(rel); {
+		end := min(len(rel), i+step)
+		for end < len(rel) && rel[end].AtMs == rel[end-1].AtMs {
+			end++ // apply all releases of one instant together
+		}
+		for _, r := range rel[i:end] {
+			if n := scratch.byID[r.NodeID]; n != nil {
+				n.UsedCPU, n.UsedMem, n.UsedAccel = n.UsedCPU-r.CPU, n.UsedMem-r.Mem, n.UsedAccel-r.Accel
+			}
+		}
+		at := rel[end-1].AtMs
+		i = end
+		d, _ := scratch.place(job)
+		if d == nil {
+			continue
+		}
+		res := &reservation{jobID: job.ID, atMs: at, need: map[string][3]int64{}}
+		for _, c := range st.centers {
+			if c.ID == d.CenterID {
+				res.centerName = c.Name
+			}
+		}
+		for _, p := range d.Placements {
+			r := job.Replicas[p.Index]
+			n := res.need[p.NodeID]
+			res.need[p.NodeID] = [3]int64{n[0] + r.CPUMilli, n[1] + r.MemMiB, n[2] + r.AccelCount}
+		}
+		return res
+	}
+	return nil
+}
+
+// clone copies the working state's nodes, so a plan can be tried on it.
+func (st *state) clone() *state {
+	cp := &state{centers: st.centers, nodes: make(map[string][]*Node, len(st.nodes)), byID: make(map[string]*Node, len(st.byID)),
+		releases: st.releases}
+	for cid, ns := range st.nodes {
+		out := make([]*Node, len(ns))
+		for i, n := range ns {
+			c := *n
+			out[i] = &c
+			cp.byID[c.ID] = &c
+		}
+		cp.nodes[cid] = out
+	}
+	return cp
+}
+
 type state struct {
-	centers []Center
-	nodes   map[string][]*Node // by center ID, sorted by node ID
+	centers  []Center
+	nodes    map[string][]*Node // by center ID, sorted by node ID
+	byID     map[string]*Node
+	releases map[string][]Release // by node ID
 }
 
 func newState(s Snapshot) *state {
-	st := &state{nodes: make(map[string][]*Node)}
+	st := &state{nodes: make(map[string][]*Node), byID: make(map[string]*Node, len(s.Nodes)),
+		releases: make(map[string][]Release)}
+	for _, r := range s.Releases {
+		st.releases[r.NodeID] = append(st.releases[r.NodeID], r)
+	}
 	st.centers = append([]Center(nil), s.Centers...)
 	sort.Slice(st.centers, func(i, j int) bool { return st.centers[i].Name < st.centers[j].Name })
 	for i := range s.Nodes {
 		n := s.Nodes[i] // copy: the plan must not change the caller's snapshot
 		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
+		st.byID[n.ID] = &n
 	}
 	for _, ns := range st.nodes {
 		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })

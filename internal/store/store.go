@@ -81,3 +81,12 @@ type MeterStatus struct {
 	Short  bool      // the wallet could not fund the next rolling window
 	StopAt time.Time // when the grace period ends (Short only)
 }
+
+// Release is capacity an active placement gives back when its job ends, at
+// the latest at AtMs (start, or placement time if not started, plus max
+// duration).
+type Release struct {
+	NodeID          string
+	AtMs            int64
+	CPU, Mem, Accel int64
+}
