@@ -170,6 +170,7 @@ func (st *state) unplace(d *Decision, job Job) {
 		n.UsedMem -= r.MemMiB
 		n.UsedAccel -= r.AccelCount
 	}
+	st.rebound(d.CenterID)
 }
 
 // respects reports whether placing job as d (already applied to the
@@ -219,10 +220,15 @@ func (st *state) reserve(job Job, s Snapshot) *reservation {
 		for end < len(rel) && rel[end].AtMs == rel[end-1].AtMs {
 			end++ // apply all releases of one instant together
 		}
+		touched := map[string]bool{}
 		for _, r := range rel[i:end] {
 			if n := scratch.byID[r.NodeID]; n != nil {
 				n.UsedCPU, n.UsedMem, n.UsedAccel = n.UsedCPU-r.CPU, n.UsedMem-r.Mem, n.UsedAccel-r.Accel
+				touched[n.CenterID] = true
 			}
+		}
+		for cid := range touched {
+			scratch.rebound(cid)
 		}
 		at := rel[end-1].AtMs
 		i = end
@@ -249,7 +255,10 @@ func (st *state) reserve(job Job, s Snapshot) *reservation {
 // clone copies the working state's nodes, so a plan can be tried on it.
 func (st *state) clone() *state {
 	cp := &state{centers: st.centers, nodes: make(map[string][]*Node, len(st.nodes)), byID: make(map[string]*Node, len(st.byID)),
-		releases: st.releases}
+		releases: st.releases, bounds: make(map[string]*bound, len(st.bounds))}
+	for cid, b := range st.bounds {
+		cp.bounds[cid] = b // bounds are replaced, never changed in place
+	}
 	for cid, ns := range st.nodes {
 		out := make([]*Node, len(ns))
 		for i, n := range ns {
@@ -267,6 +276,59 @@ type state struct {
 	nodes    map[string][]*Node // by center ID, sorted by node ID
 	byID     map[string]*Node
 	releases map[string][]Release // by node ID
+	bounds   map[string]*bound    // by center ID; nil = no pruning
+}
+
+// bound is the most any ready node of a center can still offer, per
+// accelerator model and over all nodes. A replica over the bound fits on no
+// node there, so the node scan is skipped; within the bound the scan runs
+// as before, so pruning never changes a decision.
+type bound struct {
+	byModel map[string][3]int64 // model -> max free accelerators, CPU, memory
+	cpu     int64               // max free CPU over all nodes
+	mem     int64               // max free memory over all nodes
+}
+
+func newBound(ns []*Node) *bound {
+	b := &bound{byModel: map[string][3]int64{}}
+	for _, n := range ns {
+		if !n.Ready {
+			continue
+		}
+		fa, fc, fm := n.AccelCount-n.UsedAccel, n.CPUMilli-n.UsedCPU, n.MemMiB-n.UsedMem
+		v := b.byModel[n.AccelModel]
+		b.byModel[n.AccelModel] = [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)}
+		b.cpu, b.mem = max(b.cpu, fc), max(b.mem, fm)
+	}
+	return b
+}
+
+// mayFit reports whether r could fit on some node of center id; false
+// means it certainly cannot.
+func (st *state) mayFit(id string, r core.Replica) bool {
+	if st.bounds == nil {
+		return true
+	}
+	b := st.bounds[id]
+	if b == nil {
+		return false
+	}
+	if r.AccelCount == 0 {
+		return b.cpu >= r.CPUMilli && b.mem >= r.MemMiB
+	}
+	for model, v := range b.byModel {
+		if model != "" && v[0] >= r.AccelCount && v[1] >= r.CPUMilli && v[2] >= r.MemMiB && modelOK(model, r.AccelModels) {
+			return true
+		}
+	}
+	return false
+}
+
+// rebound recomputes a center's bound after its nodes changed.
+func (st *state) rebound(centerID string) {
+	if st.bounds != nil {
+		st.bounds[centerID] = newBound(st.nodes[centerID])
+	}
 }
 
 func newState(s Snapshot) *state {
@@ -282,8 +344,10 @@ func newState(s Snapshot) *state {
 		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
 		st.byID[n.ID] = &n
 	}
-	for _, ns := range st.nodes {
+	st.bounds = make(map[string]*bound, len(st.nodes))
+	for cid, ns := range st.nodes {
 		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
+		st.bounds[cid] = newBound(ns)
 	}
 	return st
 }
@@ -442,6 +506,9 @@ func anyDomesticAccel(job Job) bool {
 func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 	var sum int64
 	for _, r := range job.Replicas {
+		if !total && !st.mayFit(c.ID, r) {
+			return 0, false
+		}
 		best, found := int64(0), false
 		for _, n := range st.nodes[c.ID] {
 			if rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
@@ -505,6 +572,7 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 	for i := range job.Replicas {
 		d.Placements = append(d.Placements, byIdx[i])
 	}
+	st.rebound(c.ID)
 	return d
 }
 
