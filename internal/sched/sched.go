@@ -164,11 +164,8 @@ func atString(atMs, nowMs int64) string {
 // unplace undoes a decision's allocations on the working state.
 func (st *state) unplace(d *Decision, job Job) {
 	for _, p := range d.Placements {
-		n := st.byID[p.NodeID]
 		r := job.Replicas[p.Index]
-		n.UsedCPU -= r.CPUMilli
-		n.UsedMem -= r.MemMiB
-		n.UsedAccel -= r.AccelCount
+		st.adjust(st.byID[p.NodeID], -r.CPUMilli, -r.MemMiB, -r.AccelCount)
 	}
 	st.rebound(d.CenterID)
 }
@@ -223,7 +220,7 @@ func (st *state) reserve(job Job, s Snapshot) *reservation {
 		touched := map[string]bool{}
 		for _, r := range rel[i:end] {
 			if n := scratch.byID[r.NodeID]; n != nil {
-				n.UsedCPU, n.UsedMem, n.UsedAccel = n.UsedCPU-r.CPU, n.UsedMem-r.Mem, n.UsedAccel-r.Accel
+				scratch.adjust(n, -r.CPU, -r.Mem, -r.Accel)
 				touched[n.CenterID] = true
 			}
 		}
@@ -268,6 +265,12 @@ func (st *state) clone() *state {
 		}
 		cp.nodes[cid] = out
 	}
+	if st.index != nil {
+		cp.index = make(map[string]*index, len(cp.nodes))
+		for cid, ns := range cp.nodes {
+			cp.index[cid] = newIndex(ns)
+		}
+	}
 	return cp
 }
 
@@ -277,6 +280,7 @@ type state struct {
 	byID     map[string]*Node
 	releases map[string][]Release // by node ID
 	bounds   map[string]*bound    // by center ID; nil = no pruning
+	index    map[string]*index    // by center ID; nil = scan every node (the baseline)
 }
 
 // bound is the most any ready node of a center can still offer, per
@@ -345,9 +349,11 @@ func newState(s Snapshot) *state {
 		st.byID[n.ID] = &n
 	}
 	st.bounds = make(map[string]*bound, len(st.nodes))
+	st.index = make(map[string]*index, len(st.nodes))
 	for cid, ns := range st.nodes {
 		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
 		st.bounds[cid] = newBound(ns)
+		st.index[cid] = newIndex(ns)
 	}
 	return st
 }
@@ -509,6 +515,14 @@ func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 		if !total && !st.mayFit(c.ID, r) {
 			return 0, false
 		}
+		if !total {
+			n, rate := st.bestNode(c, r, job.Constraints.DomesticOnly)
+			if n == nil {
+				return 0, false
+			}
+			sum += rate
+			continue
+		}
 		best, found := int64(0), false
 		for _, n := range st.nodes[c.ID] {
 			if rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
@@ -532,35 +546,20 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 	rollback := func() {
 		for k, n := range placed {
 			r := job.Replicas[placedIdx[k]]
-			n.UsedCPU -= r.CPUMilli
-			n.UsedMem -= r.MemMiB
-			n.UsedAccel -= r.AccelCount
+			st.adjust(n, -r.CPUMilli, -r.MemMiB, -r.AccelCount)
 		}
 	}
 	order := placementOrder(job.Replicas)
 	byIdx := make(map[int]core.Placement, len(order))
 	for _, i := range order {
 		r := job.Replicas[i]
-		var best *Node
-		var bestRate, bestLoad int64
-		for _, n := range st.nodes[c.ID] {
-			rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, false)
-			if !ok {
-				continue
-			}
-			l := load(n)
-			if best == nil || rate < bestRate || (rate == bestRate && l < bestLoad) {
-				best, bestRate, bestLoad = n, rate, l
-			}
-		}
+		best, bestRate := st.bestNode(c, r, job.Constraints.DomesticOnly)
 		if best == nil {
 			rollback()
 			return nil
 		}
 		placedIdx = append(placedIdx, i)
-		best.UsedCPU += r.CPUMilli
-		best.UsedMem += r.MemMiB
-		best.UsedAccel += r.AccelCount
+		st.adjust(best, r.CPUMilli, r.MemMiB, r.AccelCount)
 		placed = append(placed, best)
 		p := core.Placement{Index: i, NodeID: best.ID, NodeName: best.Name, RateScaled: bestRate}
 		if r.AccelCount > 0 {

@@ -1,0 +1,126 @@
+package sched
+
+import (
+	"sort"
+
+	"github.com/suanli/suanli/internal/core"
+)
+
+// index keeps each center's nodes in (load, ID) order, per accelerator
+// model and over all nodes, so the least-loaded node that fits a replica is
+// the first fitting one in order: a placement checks a few nodes instead of
+// all of them, and decides exactly what a full scan would.
+type index struct {
+	byModel map[string][]*Node // model -> nodes in (load, ID) order
+	models  []string           // sorted, for a deterministic order
+	all     []*Node            // every node in (load, ID) order
+}
+
+func less(a, b *Node) bool {
+	la, lb := load(a), load(b)
+	if la != lb {
+		return la < lb
+	}
+	return a.ID < b.ID
+}
+
+func newIndex(ns []*Node) *index {
+	ix := &index{byModel: map[string][]*Node{}}
+	for _, n := range ns {
+		ix.byModel[n.AccelModel] = append(ix.byModel[n.AccelModel], n)
+		ix.all = append(ix.all, n)
+	}
+	for m, g := range ix.byModel {
+		sort.Slice(g, func(i, j int) bool { return less(g[i], g[j]) })
+		ix.models = append(ix.models, m)
+	}
+	sort.Strings(ix.models)
+	sort.Slice(ix.all, func(i, j int) bool { return less(ix.all[i], ix.all[j]) })
+	return ix
+}
+
+// remove deletes n from the ordered slice s; n must be at its ordered place.
+func remove(s []*Node, n *Node) []*Node {
+	i := sort.Search(len(s), func(i int) bool { return !less(s[i], n) })
+	if i >= len(s) || s[i] != n {
+		panic("sched: index out of order") // every change goes through adjust
+	}
+	return append(s[:i], s[i+1:]...)
+}
+
+func insert(s []*Node, n *Node) []*Node {
+	i := sort.Search(len(s), func(i int) bool { return less(n, s[i]) })
+	s = append(s, nil)
+	copy(s[i+1:], s[i:])
+	s[i] = n
+	return s
+}
+
+// adjust changes a node's allocation and keeps the index in order.
+func (st *state) adjust(n *Node, cpu, mem, accel int64) {
+	ix := st.index[n.CenterID]
+	if ix != nil {
+		ix.byModel[n.AccelModel] = remove(ix.byModel[n.AccelModel], n)
+		ix.all = remove(ix.all, n)
+	}
+	n.UsedCPU += cpu
+	n.UsedMem += mem
+	n.UsedAccel += accel
+	if ix != nil {
+		ix.byModel[n.AccelModel] = insert(ix.byModel[n.AccelModel], n)
+		ix.all = insert(ix.all, n)
+	}
+}
+
+// firstFit returns the first node of s (in (load, ID) order) that fits r,
+// with its rate.
+func firstFit(s []*Node, r core.Replica, c Center, domesticOnly bool) (*Node, int64) {
+	for _, n := range s {
+		if rate, ok := nodeFits(n, r, c, domesticOnly, false); ok {
+			return n, rate
+		}
+	}
+	return nil, 0
+}
+
+// bestNode is the node a full scan would choose for r at c: lowest rate,
+// then lowest load, then lowest ID, among nodes where r fits now.
+func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, int64) {
+	ix := st.index[c.ID]
+	if ix == nil {
+		var best *Node
+		var bestRate, bestLoad int64
+		for _, n := range st.nodes[c.ID] {
+			rate, ok := nodeFits(n, r, c, domesticOnly, false)
+			if !ok {
+				continue
+			}
+			if l := load(n); best == nil || rate < bestRate || (rate == bestRate && l < bestLoad) {
+				best, bestRate, bestLoad = n, rate, l
+			}
+		}
+		return best, bestRate
+	}
+	if r.AccelCount == 0 {
+		// A CPU-only replica costs the same on every node of a center.
+		return firstFit(ix.all, r, c, domesticOnly)
+	}
+	var best *Node
+	var bestRate int64
+	for _, m := range ix.models {
+		if m == "" || !modelOK(m, r.AccelModels) {
+			continue
+		}
+		if price, ok := c.Prices.CardHour[m]; !ok || (best != nil && int64(price)*r.AccelCount*core.RateScale > bestRate) {
+			continue
+		}
+		n, rate := firstFit(ix.byModel[m], r, c, domesticOnly)
+		if n == nil {
+			continue
+		}
+		if best == nil || rate < bestRate || (rate == bestRate && less(n, best)) {
+			best, bestRate = n, rate
+		}
+	}
+	return best, bestRate
+}
