@@ -52,7 +52,7 @@ func benchCmd(g *globals) *cobra.Command {
 	f.IntVar(&c.Workers, "workers", c.Workers, "goroutines in concurrent mode")
 	f.StringVar(&c.Dir, "dir", "", "directory for the database, to measure a particular disk (default: a temp dir, removed after)")
 	f.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the transfer mix")
-	cmd.AddCommand(ledgerBench)
+	cmd.AddCommand(ledgerBench, benchSchedCmd(g))
 	return cmd
 }
 

@@ -103,7 +103,11 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 	}
 	if r.AccelCount == 0 {
 		// A CPU-only replica costs the same on every node of a center.
-		return firstFit(ix.all, r, c, domesticOnly)
+		n, rate := firstFit(ix.all, r, c, domesticOnly)
+		if n == nil {
+			st.rebound(c.ID) // the bound let a replica through that fits nowhere: tighten it
+		}
+		return n, rate
 	}
 	var best *Node
 	var bestRate int64
@@ -121,6 +125,9 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 		if best == nil || rate < bestRate || (rate == bestRate && less(n, best)) {
 			best, bestRate = n, rate
 		}
+	}
+	if best == nil {
+		st.rebound(c.ID) // the bound let a replica through that fits nowhere: tighten it
 	}
 	return best, bestRate
 }

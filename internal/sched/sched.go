@@ -107,14 +107,26 @@ type Policy interface {
 // still start now, but only if they end before that time or leave the
 // reserved capacity alone, so a large gang is never starved by a stream of
 // small jobs.
-type CheapestFirst struct{}
+type CheapestFirst struct {
+	// Baseline scans every node for every replica (no index, no bounds):
+	// the naive reference that benchmarks compare against. Same decisions.
+	Baseline bool
+	// Observe, if set, is called after each job's decision, in order; a
+	// benchmark reads its own clock there. The scheduler never does.
+	Observe func(jobID string, placed bool)
+	// QueueMax bounds the jobs one pass considers; 0 means QueueScanMax.
+	QueueMax int
+}
 
 // ReserveTriesMax bounds how many future times a reservation tries.
 const ReserveTriesMax = 64
 
 // Schedule implements Policy.
-func (CheapestFirst) Schedule(s Snapshot) Plan {
+func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	st := newState(s)
+	if p.Baseline {
+		st.index, st.bounds = nil, nil
+	}
 	queue := append([]Job(nil), s.Queue...)
 	sort.SliceStable(queue, func(i, j int) bool {
 		if queue[i].Priority != queue[j].Priority {
@@ -125,11 +137,19 @@ func (CheapestFirst) Schedule(s Snapshot) Plan {
 		}
 		return queue[i].ID < queue[j].ID
 	})
-	if len(queue) > QueueScanMax {
-		queue = queue[:QueueScanMax]
+	limit := QueueScanMax
+	if p.QueueMax > 0 {
+		limit = p.QueueMax
+	}
+	if len(queue) > limit {
+		queue = queue[:limit]
 	}
 	var plan Plan
 	var res *reservation
+	observe := func(string, bool) {}
+	if p.Observe != nil {
+		observe = p.Observe
+	}
 	for _, job := range queue {
 		d, reason := st.place(job)
 		if d != nil && res != nil && !st.respects(res, d, job, s.NowMs) {
@@ -143,9 +163,11 @@ func (CheapestFirst) Schedule(s Snapshot) Plan {
 				}
 			}
 			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
+			observe(job.ID, false)
 			continue
 		}
 		plan.Decisions = append(plan.Decisions, *d)
+		observe(job.ID, true)
 	}
 	return plan
 }
@@ -167,7 +189,30 @@ func (st *state) unplace(d *Decision, job Job) {
 		r := job.Replicas[p.Index]
 		st.adjust(st.byID[p.NodeID], -r.CPUMilli, -r.MemMiB, -r.AccelCount)
 	}
-	st.rebound(d.CenterID)
+	// Freed capacity only raises the bound; raise it per node.
+	for _, p := range d.Placements {
+		st.raise(st.byID[p.NodeID])
+	}
+}
+
+// raise lifts a center's bound to cover a node whose free capacity grew.
+func (st *state) raise(n *Node) {
+	if st.bounds == nil || !n.Ready {
+		return
+	}
+	b := st.bounds[n.CenterID]
+	if b == nil {
+		st.rebound(n.CenterID)
+		return
+	}
+	fa, fc, fm := n.AccelCount-n.UsedAccel, n.CPUMilli-n.UsedCPU, n.MemMiB-n.UsedMem
+	v := b.byModel[n.AccelModel]
+	nb := &bound{byModel: make(map[string][3]int64, len(b.byModel)), cpu: max(b.cpu, fc), mem: max(b.mem, fm)}
+	for m, x := range b.byModel {
+		nb.byModel[m] = x
+	}
+	nb.byModel[n.AccelModel] = [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)}
+	st.bounds[n.CenterID] = nb // replaced, not changed in place: clones share bounds
 }
 
 // respects reports whether placing job as d (already applied to the
@@ -283,10 +328,13 @@ type state struct {
 	index    map[string]*index    // by center ID; nil = scan every node (the baseline)
 }
 
-// bound is the most any ready node of a center can still offer, per
-// accelerator model and over all nodes. A replica over the bound fits on no
-// node there, so the node scan is skipped; within the bound the scan runs
-// as before, so pruning never changes a decision.
+// bound is at least the most any ready node of a center can still offer,
+// per accelerator model and over all nodes. A replica over the bound fits
+// on no node there, so the node scan is skipped; within the bound the scan
+// runs as before, so pruning never changes a decision. Allocations leave
+// the bound as it is (still an upper bound); releases raise it; a scan that
+// finds nothing under the bound recomputes it, so it tightens where it
+// matters.
 type bound struct {
 	byModel map[string][3]int64 // model -> max free accelerators, CPU, memory
 	cpu     int64               // max free CPU over all nodes
@@ -547,6 +595,7 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 		for k, n := range placed {
 			r := job.Replicas[placedIdx[k]]
 			st.adjust(n, -r.CPUMilli, -r.MemMiB, -r.AccelCount)
+			st.raise(n) // a bound tightened mid-gang must cover what is freed again
 		}
 	}
 	order := placementOrder(job.Replicas)
@@ -571,7 +620,6 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 	for i := range job.Replicas {
 		d.Placements = append(d.Placements, byIdx[i])
 	}
-	st.rebound(c.ID)
 	return d
 }
 
