@@ -111,6 +111,7 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 	}
 	var best *Node
 	var bestRate int64
+	b := st.bounds[c.ID]
 	for _, m := range ix.models {
 		if m == "" || !modelOK(m, r.AccelModels) {
 			continue
@@ -118,16 +119,40 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 		if price, ok := c.Prices.CardHour[m]; !ok || (best != nil && int64(price)*r.AccelCount*core.RateScale > bestRate) {
 			continue
 		}
+		if b != nil {
+			if v := b.byModel[m]; v[0] < r.AccelCount || v[1] < r.CPUMilli || v[2] < r.MemMiB {
+				continue // no node of this model can fit it
+			}
+		}
 		n, rate := firstFit(ix.byModel[m], r, c, domesticOnly)
 		if n == nil {
+			st.reboundModel(c.ID, m) // the bound let it through: tighten this model's bound
 			continue
 		}
 		if best == nil || rate < bestRate || (rate == bestRate && less(n, best)) {
 			best, bestRate = n, rate
 		}
 	}
-	if best == nil {
-		st.rebound(c.ID) // the bound let a replica through that fits nowhere: tighten it
-	}
 	return best, bestRate
+}
+
+// reboundModel recomputes one model's entry of a center's bound from its
+// nodes (the center-wide CPU and memory bounds stay upper bounds).
+func (st *state) reboundModel(centerID, model string) {
+	b := st.bounds[centerID]
+	if b == nil {
+		return
+	}
+	var v [3]int64
+	for _, n := range st.index[centerID].byModel[model] {
+		if n.Ready {
+			v = [3]int64{max(v[0], n.AccelCount-n.UsedAccel), max(v[1], n.CPUMilli-n.UsedCPU), max(v[2], n.MemMiB-n.UsedMem)}
+		}
+	}
+	nb := &bound{byModel: make(map[string][3]int64, len(b.byModel)), cpu: b.cpu, mem: b.mem}
+	for m, x := range b.byModel {
+		nb.byModel[m] = x
+	}
+	nb.byModel[model] = v
+	st.bounds[centerID] = nb // replaced, not changed in place: clones share bounds
 }

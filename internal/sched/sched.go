@@ -559,7 +559,13 @@ func anyDomesticAccel(job Job) bool {
 // placement.
 func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 	var sum int64
-	for _, r := range job.Replicas {
+	var prev *core.Replica
+	var prevRate int64
+	for i, r := range job.Replicas {
+		if !total && prev != nil && sameShape(*prev, r) {
+			sum += prevRate // nothing is allocated here, so an identical replica has the same answer
+			continue
+		}
 		if !total && !st.mayFit(c.ID, r) {
 			return 0, false
 		}
@@ -569,6 +575,7 @@ func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
 				return 0, false
 			}
 			sum += rate
+			prev, prevRate = &job.Replicas[i], rate
 			continue
 		}
 		best, found := int64(0), false
@@ -621,6 +628,18 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 		d.Placements = append(d.Placements, byIdx[i])
 	}
 	return d
+}
+
+func sameShape(a, b core.Replica) bool {
+	if a.AccelCount != b.AccelCount || a.CPUMilli != b.CPUMilli || a.MemMiB != b.MemMiB || len(a.AccelModels) != len(b.AccelModels) {
+		return false
+	}
+	for i := range a.AccelModels {
+		if a.AccelModels[i] != b.AccelModels[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // placementOrder returns replica indices largest first (accelerators, then
