@@ -6,6 +6,7 @@ package sched
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 )
@@ -150,10 +151,24 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	if p.Observe != nil {
 		observe = p.Observe
 	}
+	// A job shape that found no room stays without room while the pass
+	// only allocates; unplacing clears the memo.
+	failed := map[string]string{}
 	for _, job := range queue {
-		d, reason := st.place(job)
+		sig := signature(job)
+		var d *Decision
+		reason, known := failed[sig]
+		if p.Baseline {
+			known = false // the baseline decides every job from scratch
+		}
+		if !known {
+			if d, reason = st.place(job); d == nil {
+				failed[sig] = reason
+			}
+		}
 		if d != nil && res != nil && !st.respects(res, d, job, s.NowMs) {
 			st.unplace(d, job)
+			clear(failed)
 			d, reason = nil, fmt.Sprintf("would delay job %s, which has capacity reserved from %s", res.jobID, atString(res.atMs, s.NowMs))
 		}
 		if d == nil {
@@ -170,6 +185,17 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		observe(job.ID, true)
 	}
 	return plan
+}
+
+// signature identifies what place() depends on in a job: its replicas and
+// constraints (and what it can run: command or duration).
+func signature(j Job) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v|%v|%+v|", j.HasCommand, j.HasDuration, j.Constraints)
+	for _, r := range j.Replicas {
+		fmt.Fprintf(&b, "%d,%d,%d,%s;", r.AccelCount, r.CPUMilli, r.MemMiB, strings.Join(r.AccelModels, "+"))
+	}
+	return b.String()
 }
 
 // reservation is capacity held for the first blocked job.
