@@ -31,6 +31,8 @@ type MoneyStore interface {
 	BuyBundle(ctx context.Context, tenantOrgID, model string, cardHours int64, ref string) (store.Bundle, error)
 	Bundles(ctx context.Context, tenantOrgID string) ([]store.Bundle, error)
 	BundlePrice(ctx context.Context, model string, cardHours int64) (core.Micros, error)
+	SetTenantPolicy(ctx context.Context, p store.TenantPolicy, actor string) error
+	TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error)
 }
 
 func (s *Server) operatorOnly(ctx context.Context, what string) error {
@@ -81,6 +83,11 @@ func (s *Server) moneyRoutes(a huma.API) {
 		Summary: "Buy a 资源包 (prepaid card-hours of one model) from the wallet (tenant)", Tags: []string{"money"}}), s.buyBundle)
 	huma.Register(a, reg(huma.Operation{OperationID: "list-bundles", Method: http.MethodGet, Path: "/api/v1/bundles",
 		Summary: "资源包 with what is used (tenant: its own; operator: all)", Tags: []string{"money"}}), s.listBundles)
+	huma.Register(a, reg(huma.Operation{OperationID: "set-tenant-policy", Method: http.MethodPut, Path: "/api/v1/orgs/{id}/policy",
+		Summary: "Set a tenant's fair-share weight and quotas (operator)", Tags: []string{"orgs"}, MaxBodyBytes: BodyBytesMax + 1}),
+		s.setPolicy)
+	huma.Register(a, reg(huma.Operation{OperationID: "list-tenant-policies", Method: http.MethodGet, Path: "/api/v1/tenant-policies",
+		Summary: "Tenants' fair-share weights and quotas (operator)", Tags: []string{"orgs"}}), s.listPolicies)
 	huma.Register(a, reg(huma.Operation{OperationID: "verify-ledger", Method: http.MethodGet, Path: "/api/v1/ledger/verify",
 		Summary: "Check every money invariant; lists each violation (operator)", Tags: []string{"money"}}), s.verify)
 }
@@ -434,5 +441,49 @@ func (s *Server) listBundles(ctx context.Context, _ *struct{}) (*bundlesOut, err
 	}
 	out := &bundlesOut{}
 	out.Body.Bundles = append([]store.Bundle{}, bs...)
+	return out, nil
+}
+
+type policyIn struct {
+	ID   string `path:"id" maxLength:"128"`
+	Body struct {
+		Weight     int64 `json:"weight" minimum:"1" maximum:"1000" doc:"Fair-share weight: a tenant with weight 2 gets twice the dominant share of one with weight 1."`
+		QuotaCPU   int64 `json:"quota_cpu_milli,omitempty" minimum:"0" doc:"Most CPU milli-cores held at once across the network; 0 = no limit."`
+		QuotaMem   int64 `json:"quota_mem_mib,omitempty" minimum:"0"`
+		QuotaAccel int64 `json:"quota_accelerators,omitempty" minimum:"0"`
+	}
+}
+
+func (s *Server) setPolicy(ctx context.Context, in *policyIn) (*okOut, error) {
+	if err := s.operatorOnly(ctx, "sets tenant policies"); err != nil {
+		return nil, err
+	}
+	b := in.Body
+	if err := s.Money.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: in.ID, Weight: b.Weight, QuotaCPU: b.QuotaCPU,
+		QuotaMem: b.QuotaMem, QuotaAccel: b.QuotaAccel}, principal(ctx).OrgID); err != nil {
+		return nil, fail(s.Log, err)
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return ok(), nil
+}
+
+type policiesOut struct {
+	Body struct {
+		Policies []store.TenantPolicy `json:"policies"`
+	}
+}
+
+func (s *Server) listPolicies(ctx context.Context, _ *struct{}) (*policiesOut, error) {
+	if err := s.operatorOnly(ctx, "lists tenant policies"); err != nil {
+		return nil, err
+	}
+	ps, err := s.Money.TenantPolicies(ctx)
+	if err != nil {
+		return nil, fail(s.Log, err)
+	}
+	out := &policiesOut{}
+	out.Body.Policies = append([]store.TenantPolicy{}, ps...)
 	return out, nil
 }

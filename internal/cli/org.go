@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"net/http"
+	"net/url"
+
 	"github.com/spf13/cobra"
 
 	"github.com/suanli/suanli/internal/core"
@@ -71,6 +74,23 @@ func orgCmd(g *globals) *cobra.Command {
 		},
 	}
 	token.Flags().StringVar(&tokName, "name", "cli", "a label for the token")
-	cmd.AddCommand(create, token)
+	var weight, qCPU, qMem, qAccel int64
+	policy := &cobra.Command{
+		Use: "policy ORG_ID", Short: "Set a tenant's fair-share weight and quotas (operator)", Args: cobra.ExactArgs(1),
+		Example: "  suanli --as operator org policy ORG_ID --weight 2 --quota-accelerators 64",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			in := map[string]int64{"weight": weight, "quota_cpu_milli": qCPU, "quota_mem_mib": qMem, "quota_accelerators": qAccel}
+			return c.Do(cmd.Context(), http.MethodPut, "/api/v1/orgs/"+url.PathEscape(args[0])+"/policy", in, nil)
+		},
+	}
+	policy.Flags().Int64Var(&weight, "weight", 1, "fair-share weight, 1..1000")
+	policy.Flags().Int64Var(&qCPU, "quota-cpu", 0, "most CPU milli-cores held at once (0 = no limit)")
+	policy.Flags().Int64Var(&qMem, "quota-mem", 0, "most memory MiB held at once (0 = no limit)")
+	policy.Flags().Int64Var(&qAccel, "quota-accelerators", 0, "most accelerators held at once (0 = no limit)")
+	cmd.AddCommand(create, token, policy)
 	return cmd
 }

@@ -34,6 +34,8 @@ type Store interface {
 	TopologyVersion(ctx context.Context) (int64, error)
 	Usage(ctx context.Context) (map[string]store.NodeUsage, error)
 	Releases(ctx context.Context) ([]store.Release, error)
+	TenantUsage(ctx context.Context) (map[string][3]int64, error)
+	TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error)
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
 	MarkRunning(ctx context.Context, jobID, msg string) error
@@ -319,6 +321,17 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	for _, r := range rel {
 		s.Releases = append(s.Releases, sched.Release{NodeID: r.NodeID, AtMs: r.AtMs, CPU: r.CPU, Mem: r.Mem, Accel: r.Accel})
 	}
+	if s.TenantUsage, err = st.TenantUsage(ctx); err != nil {
+		return s, err
+	}
+	pols, err := st.TenantPolicies(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Tenants = make(map[string]sched.Tenant, len(pols))
+	for _, p := range pols {
+		s.Tenants[p.OrgID] = sched.Tenant{Weight: p.Weight, Quota: [3]int64{p.QuotaCPU, p.QuotaMem, p.QuotaAccel}}
+	}
 	queued, err := st.JobsInStates(ctx, sched.QueueScanMax, core.JobQueued)
 	if err != nil {
 		return s, err
@@ -331,7 +344,7 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 
 // SchedJob converts a job to the scheduler's view of it.
 func SchedJob(j core.Job) sched.Job {
-	return sched.Job{ID: j.ID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
+	return sched.Job{ID: j.ID, Tenant: j.TenantOrgID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
 		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0, MaxDurationMs: j.Spec.MaxDuration.Milliseconds()}
 }
 

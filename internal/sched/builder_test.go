@@ -2,6 +2,7 @@ package sched_test
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -189,9 +190,13 @@ func diffOutcome(got, want map[string]string) string {
 // cloneSnapshot deep-copies s so a test can check Schedule left it alone.
 func cloneSnapshot(s sched.Snapshot) sched.Snapshot {
 	c := sched.Snapshot{
-		Centers: slices.Clone(s.Centers),
-		Nodes:   slices.Clone(s.Nodes),
-		Queue:   slices.Clone(s.Queue),
+		Centers:     slices.Clone(s.Centers),
+		Nodes:       slices.Clone(s.Nodes),
+		Queue:       slices.Clone(s.Queue),
+		NowMs:       s.NowMs,
+		Releases:    slices.Clone(s.Releases),
+		Tenants:     maps.Clone(s.Tenants),
+		TenantUsage: maps.Clone(s.TenantUsage),
 	}
 	for i := range c.Centers {
 		m := make(map[string]core.Micros, len(c.Centers[i].Prices.CardHour))

@@ -54,8 +54,9 @@ type Release struct {
 // Job is a queued job.
 type Job struct {
 	ID            string
-	Seq           int64 // submission order
-	MaxDurationMs int64 // how long it may run once started (backfill)
+	Tenant        string // fair share and quotas are per tenant
+	Seq           int64  // submission order
+	MaxDurationMs int64  // how long it may run once started (backfill)
 	Priority      int
 	Replicas      []core.Replica
 	Constraints   core.Constraints
@@ -72,6 +73,10 @@ type Snapshot struct {
 	Queue    []Job
 	NowMs    int64
 	Releases []Release
+	// Tenants' share policies, and what each holds now (CPU milli-cores,
+	// memory MiB, accelerators) on scheduled and running work.
+	Tenants     map[string]Tenant
+	TenantUsage map[string][3]int64
 }
 
 // Decision places every replica of one job on one center.
@@ -154,7 +159,13 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	// A job shape that found no room stays without room while the pass
 	// only allocates; unplacing clears the memo.
 	failed := map[string]string{}
-	for _, job := range queue {
+	fair := newFairShare(s, st)
+	decide := func(job Job) bool {
+		if why := fair.overQuota(job); why != "" {
+			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: why})
+			observe(job.ID, false)
+			return false
+		}
 		sig := signature(job)
 		var d *Decision
 		reason, known := failed[sig]
@@ -179,11 +190,13 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			}
 			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
 			observe(job.ID, false)
-			continue
+			return false
 		}
 		plan.Decisions = append(plan.Decisions, *d)
 		observe(job.ID, true)
+		return true
 	}
+	fair.run(queue, decide)
 	return plan
 }
 

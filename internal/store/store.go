@@ -90,3 +90,14 @@ type Release struct {
 	AtMs            int64
 	CPU, Mem, Accel int64
 }
+
+// TenantPolicy is a tenant's fair-share weight (1..1000) and quotas of
+// CPU milli-cores, memory MiB and accelerators across the network (0 = no
+// limit in that dimension).
+type TenantPolicy struct {
+	OrgID      string `json:"org_id"`
+	Weight     int64  `json:"weight"`
+	QuotaCPU   int64  `json:"quota_cpu_milli"`
+	QuotaMem   int64  `json:"quota_mem_mib"`
+	QuotaAccel int64  `json:"quota_accelerators"`
+}

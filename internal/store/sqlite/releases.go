@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/store"
 )
 
@@ -35,6 +36,77 @@ func (s *Store) Releases(ctx context.Context) ([]store.Release, error) {
 		r := sp.Replicas[idx]
 		out = append(out, store.Release{NodeID: node, AtMs: start + sp.MaxDuration.Milliseconds(),
 			CPU: r.CPUMilli, Mem: r.MemMiB, Accel: r.AccelCount})
+	}
+	return out, rows.Err()
+}
+
+// TenantUsage returns what each tenant's scheduled and running jobs hold:
+// CPU milli-cores, memory MiB, accelerators.
+func (s *Store) TenantUsage(ctx context.Context) (map[string][3]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT j.tenant_org_id, p.idx, j.spec FROM placements p JOIN jobs j ON j.id = p.job_id
+		WHERE j.state IN ('scheduled','running')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][3]int64{}
+	for rows.Next() {
+		var tenant, spec string
+		var idx int
+		if err := rows.Scan(&tenant, &idx, &spec); err != nil {
+			return nil, err
+		}
+		sp, err := decodeSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		if idx < 0 || idx >= len(sp.Replicas) {
+			continue
+		}
+		r, u := sp.Replicas[idx], out[tenant]
+		out[tenant] = [3]int64{u[0] + r.CPUMilli, u[1] + r.MemMiB, u[2] + r.AccelCount}
+	}
+	return out, rows.Err()
+}
+
+// SetTenantPolicy sets a tenant's fair-share weight and quotas.
+func (s *Store) SetTenantPolicy(ctx context.Context, p store.TenantPolicy, actor string) error {
+	if p.Weight < 1 || p.Weight > 1000 {
+		return core.FieldErrorf("weight", "must be 1..1000")
+	}
+	if p.QuotaCPU < 0 || p.QuotaMem < 0 || p.QuotaAccel < 0 {
+		return core.FieldErrorf("quota_accelerators", "quotas must not be negative")
+	}
+	o, err := s.Org(ctx, p.OrgID)
+	if err != nil {
+		return err
+	}
+	if o.Role != core.RoleTenant {
+		return core.FieldErrorf("org_id", "%s is not a tenant", p.OrgID)
+	}
+	return s.update(ctx, func(t *tx) error {
+		_, err := t.ExecContext(ctx, `INSERT INTO tenant_policies(org_id, weight, quota_cpu, quota_mem, quota_accel, updated_by, updated_at)
+			VALUES (?,?,?,?,?,?,?) ON CONFLICT(org_id) DO UPDATE SET weight = excluded.weight, quota_cpu = excluded.quota_cpu,
+			quota_mem = excluded.quota_mem, quota_accel = excluded.quota_accel, updated_by = excluded.updated_by,
+			updated_at = excluded.updated_at`, p.OrgID, p.Weight, p.QuotaCPU, p.QuotaMem, p.QuotaAccel, actor, ms(t.now))
+		return err
+	})
+}
+
+// TenantPolicies returns every tenant's policy that was set.
+func (s *Store) TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT org_id, weight, quota_cpu, quota_mem, quota_accel FROM tenant_policies ORDER BY org_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TenantPolicy
+	for rows.Next() {
+		var p store.TenantPolicy
+		if err := rows.Scan(&p.OrgID, &p.Weight, &p.QuotaCPU, &p.QuotaMem, &p.QuotaAccel); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }

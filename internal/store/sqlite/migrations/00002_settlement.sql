@@ -112,6 +112,17 @@ CREATE TABLE bundle_usage (
   PRIMARY KEY (job_id, bundle_id)
 );
 
+-- Tenants' fair-share weight and quotas (0 = no limit in that dimension).
+CREATE TABLE tenant_policies (
+  org_id      TEXT PRIMARY KEY REFERENCES orgs(id),
+  weight      INTEGER NOT NULL CHECK (weight BETWEEN 1 AND 1000),
+  quota_cpu   INTEGER NOT NULL DEFAULT 0 CHECK (quota_cpu >= 0),
+  quota_mem   INTEGER NOT NULL DEFAULT 0 CHECK (quota_mem >= 0),
+  quota_accel INTEGER NOT NULL DEFAULT 0 CHECK (quota_accel >= 0),
+  updated_by  TEXT NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+
 CREATE TABLE payouts (
   id              TEXT PRIMARY KEY,
   provider_org_id TEXT NOT NULL REFERENCES orgs(id),

@@ -1,0 +1,65 @@
+package sched_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/suanli/suanli/internal/sched"
+)
+
+func tenantJobs(tenant string, n int, seq0 int64) []sched.Job {
+	var out []sched.Job
+	for i := 0; i < n; i++ {
+		j := makeJob(fmt.Sprintf("%s%02d", tenant, i)).Seq(seq0 + int64(i)).GPUs(1).Obj()
+		j.Tenant = tenant
+		out = append(out, j)
+	}
+	return out
+}
+
+func placedBy(p sched.Plan) map[string]int {
+	out := map[string]int{}
+	for _, d := range p.Decisions {
+		out[d.JobID[:1]]++
+	}
+	return out
+}
+
+// TestFairShare: with room for 10 one-card jobs, tenant A's 10 early jobs
+// do not starve tenant B's later ones: DRF alternates, weights tilt it, and
+// a quota caps a tenant.
+func TestFairShare(t *testing.T) {
+	base := sched.Snapshot{
+		Centers: []sched.Center{makeCenter("c1").Card("A100", 1).Obj()},
+		Nodes:   []sched.Node{makeNode("n1").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Obj(), makeNode("n2").GPUs("A100", 2).CPU(64000).Mem(1 << 20).Obj()},
+		Queue:   append(tenantJobs("A", 10, 0), tenantJobs("B", 10, 100)...),
+	}
+	if got := placedBy(schedule(t, base)); got["A"] != 5 || got["B"] != 5 {
+		t.Errorf("equal weights: placed %v, want 5 and 5", got)
+	}
+	weighted := base
+	weighted.Tenants = map[string]sched.Tenant{"A": {Weight: 3}}
+	if got := placedBy(schedule(t, weighted)); got["A"] < 7 || got["B"] < 2 {
+		t.Errorf("A weighted 3: placed %v, want A about three times B", got)
+	}
+	// B already holds 6 cards elsewhere: A catches up first.
+	busy := base
+	busy.TenantUsage = map[string][3]int64{"B": {0, 0, 6}}
+	if got := placedBy(schedule(t, busy)); got["A"] <= got["B"] {
+		t.Errorf("B holding 6 cards: placed %v, want A ahead", got)
+	}
+	quota := base
+	quota.Tenants = map[string]sched.Tenant{"A": {Quota: [3]int64{0, 0, 3}}}
+	p := schedule(t, quota)
+	if got := placedBy(p); got["A"] != 3 || got["B"] != 7 {
+		t.Errorf("A with a 3-card quota: placed %v, want 3 and 7", got)
+	}
+	found := false
+	for _, pe := range p.Pending {
+		found = found || (strings.HasPrefix(pe.JobID, "A") && strings.Contains(pe.Reason, "quota"))
+	}
+	if !found {
+		t.Errorf("no quota reason among %+v", p.Pending)
+	}
+}
