@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +33,7 @@ func simCmd(g *globals) *cobra.Command {
 			"cluster's GPU capacity by drawing pods with replacement, placed once each in order, nothing departs.\n" +
 			"After every pod the allocated and fragmented GPU is recorded; the curve gives, per arrived-% column, the\n" +
 			"median over the seeds. median_unallocated_gpu_pct is read at 100% arrived (the paper's Fig. 9a).\n" +
-			"Policies: fgd, bestfit, packing, clustering, dotprod, random. Output: table, json or csv (the curve).",
+			"Policies: fgd, bestfit, packing, clustering, dotprod, random, and our own suanli. Output: table, json or csv (the curve).",
 		Example: "  suanli sim replay --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --policy fgd\n" +
 			"  suanli sim replay --nodes N.csv --pods P.csv --policy bestfit --seeds 42-51 --tune 1.3 --output json",
 		Args: cobra.NoArgs,
@@ -71,12 +76,93 @@ func simCmd(g *globals) *cobra.Command {
 	f := replay.Flags()
 	f.StringVar(&nodesPath, "nodes", "", "node list CSV (openb_node_list_gpu_node.csv)")
 	f.StringVar(&podsPath, "pods", "", "pod list CSV (openb_pod_list_<workload>.csv)")
-	f.StringVar(&policy, "policy", "fgd", "placement policy: fgd, bestfit, packing, clustering, dotprod or random")
+	f.StringVar(&policy, "policy", "fgd", "placement policy: fgd, bestfit, packing, clustering, dotprod, random or suanli")
 	f.StringVar(&seeds, "seeds", "42-51", "seeds: a list of numbers and ranges, e.g. 42-51 or 42,45,50-51")
 	f.Float64Var(&tune, "tune", 1.3, "total GPU request to replay, as a multiple of the cluster's GPU capacity")
 	f.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds replayed at once (the output does not depend on it)")
-	cmd.AddCommand(replay)
+	cmd.AddCommand(replay, simReportCmd(g))
 	return cmd
+}
+
+func simReportCmd(g *globals) *cobra.Command {
+	var traces, out, seeds, policies string
+	var tune float64
+	var workers int
+	var ablation bool
+	c := &cobra.Command{
+		Use:   "report",
+		Short: "Replay every policy on every openb trace variant and write docs/scheduling.md and an SVG plot",
+		Long: "Replay each policy (the paper's six and our suanli) on every openb_pod_list_*.csv of --traces, for each\n" +
+			"seed, as `sim replay` does, and write <out>/scheduling.md (methods, the policy x variant table of median\n" +
+			"unallocated GPU at 100% arrived, an ablation of suanli on the development variants) and <out>/" + fgd.PlotFile + " (unallocated\n" +
+			"GPU against arrived %, every policy on default). --traces is the directory holding\n" +
+			fgd.NodeListFile + " and the pod lists, or its parent. Progress goes to stderr.",
+		Example: "  suanli sim report --traces ../shared/traces --out docs/",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			seedList, err := parseSeeds(seeds)
+			if err != nil {
+				return err
+			}
+			var pols []fgd.Policy
+			for p := range strings.SplitSeq(policies, ",") {
+				pol, err := fgd.ParsePolicy(strings.TrimSpace(p))
+				if err != nil {
+					return err
+				}
+				pols = append(pols, pol)
+			}
+			if traces == "" || out == "" {
+				return fmt.Errorf("--traces and --out are required")
+			}
+			rep, err := fgd.RunReport(fgd.ReportOptions{TraceDir: traces, Policies: pols, Seeds: seedList, Tune: tune,
+				Workers: workers, Ablation: ablation && slices.Contains(pols, fgd.PolicySuanli), Progress: g.stderr})
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			var md, svg bytes.Buffer
+			if err := rep.WriteMarkdown(&md, "suanli sim report --traces "+traces+" --out "+out); err != nil {
+				return err
+			}
+			plotVariant := "default"
+			if !slices.Contains(rep.Variants, plotVariant) {
+				plotVariant = rep.Variants[0]
+			}
+			if err := rep.WritePlot(&svg, plotVariant); err != nil {
+				return err
+			}
+			mdPath, svgPath := filepath.Join(out, "scheduling.md"), filepath.Join(out, fgd.PlotFile)
+			if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
+				return err
+			}
+			if err := os.WriteFile(svgPath, svg.Bytes(), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "wrote %s and %s (%d variants, %d policies, %d seeds, %s)\n",
+				mdPath, svgPath, len(rep.Variants), len(pols), len(seedList), rep.Elapsed.Round(time.Second))
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&traces, "traces", "", "directory with "+fgd.NodeListFile+" and openb_pod_list_*.csv (or its parent)")
+	f.StringVar(&out, "out", "docs", "directory to write scheduling.md and "+fgd.PlotFile+" into")
+	f.StringVar(&seeds, "seeds", "42-51", "seeds: a list of numbers and ranges, e.g. 42-51")
+	f.StringVar(&policies, "policies", strings.Join(policyNames(fgd.AllPolicies), ","), "policies to compare, comma-separated")
+	f.Float64Var(&tune, "tune", 1.3, "total GPU request to replay, as a multiple of the cluster's GPU capacity")
+	f.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds replayed at once (the tables do not depend on it)")
+	f.BoolVar(&ablation, "ablation", true, "also replay suanli on the development variants with each of its parts changed")
+	return c
+}
+
+func policyNames(ps []fgd.Policy) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
 }
 
 // parseSeeds reads "42-51" or "42,45,50-51".

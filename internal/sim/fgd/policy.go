@@ -22,12 +22,15 @@ const (
 // Policies lists every policy, best first as the paper ranks them.
 var Policies = []Policy{PolicyFGD, PolicyBestFit, PolicyPacking, PolicyClustering, PolicyDotProd, PolicyRandom}
 
+// AllPolicies is Policies and our own suanli policy, which is not the paper's.
+var AllPolicies = append([]Policy{PolicySuanli}, Policies...)
+
 // ParsePolicy checks a policy name.
 func ParsePolicy(s string) (Policy, error) {
-	if slices.Contains(Policies, Policy(s)) {
+	if slices.Contains(AllPolicies, Policy(s)) {
 		return Policy(s), nil
 	}
-	return "", fmt.Errorf("fgd: unknown policy %q (want one of %v)", s, Policies)
+	return "", fmt.Errorf("fgd: unknown policy %q (want one of %v)", s, AllPolicies)
 }
 
 // Normalisation constants of the baselines (MaxSpecCpu, MaxSpecGpu): the

@@ -13,6 +13,9 @@ type Config struct {
 	// Tune is the target total GPU request as a multiple of the cluster's
 	// GPU capacity; the paper used 1.3.
 	Tune float64
+	// suanli overrides the suanli policy's options (nil: defaultSuanli);
+	// only the package's tests and ablations set it.
+	suanli *suanliOptions
 }
 
 // Event is the cluster state after one pod, as the authors' simulator logged
@@ -54,6 +57,13 @@ type replayer struct {
 	feasible []int
 	scores   []int64
 	gpus     []int
+	// The suanli policy's state (suanli.go).
+	suanliOpt     suanliOptions
+	suanliTarget  suanliWorkload
+	suanliClasses int
+	suanliGroups  []modelGroup
+	suanliWhole   []wholeGroup
+	suanliCache   []suanliEntry
 }
 
 type fgdEntry struct {
@@ -100,6 +110,9 @@ func Replay(nodes []Node, pods []Pod, cfg Config) (Run, error) {
 	}
 	if cfg.Policy == PolicyFGD {
 		r.fgdCache = make([]fgdEntry, len(nodes)*len(r.classes))
+	}
+	if cfg.Policy == PolicySuanli {
+		r.initSuanli(pods, demands, cfg.suanli)
 	}
 	run := Run{Policy: cfg.Policy, Seed: cfg.Seed, Pods: len(w.Pods), Tuned: w.Tuned, TotalGPUs: c.gpus,
 		Events: make([]Event, 0, len(w.Pods))}
@@ -165,6 +178,9 @@ func (r *replayer) pick(d *demand) int {
 	if r.policy == PolicyRandom {
 		return r.feasible[r.rng.Intn(len(r.feasible))]
 	}
+	if r.policy == PolicySuanli {
+		return r.pickSuanli(d)
+	}
 	r.scores = r.scores[:0]
 	for _, i := range r.feasible {
 		n := &c.nodes[i]
@@ -221,6 +237,9 @@ func (r *replayer) bind(i int, d *demand) {
 		r.gpus = append(r.gpus, g)
 	case r.policy == PolicyRandom:
 		r.gpus = append(r.gpus, randomShareGPU(n, d, r.rng))
+	case r.policy == PolicySuanli:
+		_, g := r.suanli(i, d)
+		r.gpus = append(r.gpus, g)
 	default:
 		r.gpus = append(r.gpus, bestShareGPU(n, d))
 	}
