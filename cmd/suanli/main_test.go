@@ -264,9 +264,12 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-// processesWith returns the PIDs whose command line contains marker (from
-// /proc, so the test needs no procps).
-func processesWith(marker string) []int {
+// processesWith returns the PIDs whose command line contains marker.
+func processesWith(marker string) []int { return procsWhere("cmdline", marker) }
+
+// procsWhere returns the PIDs whose /proc/PID/<file> contains needle (read
+// from /proc, so the test needs no procps).
+func procsWhere(file, needle string) []int {
 	entries, _ := os.ReadDir("/proc") // no /proc: no processes found
 	var pids []int
 	for _, e := range entries {
@@ -274,8 +277,8 @@ func processesWith(marker string) []int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), marker) {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), file))
+		if err == nil && bytes.Contains(data, []byte(needle)) {
 			pids = append(pids, pid)
 		}
 	}
@@ -283,21 +286,7 @@ func processesWith(marker string) []int {
 }
 
 // processesWithEnv returns the PIDs whose environment holds entry.
-func processesWithEnv(entry string) []int {
-	entries, _ := os.ReadDir("/proc") // no /proc: no processes found
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err == nil && bytes.Contains(env, []byte(entry+"\x00")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func processesWithEnv(entry string) []int { return procsWhere("environ", entry+"\x00") }
 
 // mustJob returns `job get ID --output json`'s job object as JSON.
 func mustJob(t *testing.T, run func(args ...string) (string, string, int), id string) string {

@@ -32,9 +32,7 @@ type Store interface {
 	Centers(ctx context.Context) ([]core.Center, error)
 	Nodes(ctx context.Context, centerID string) ([]core.Node, error)
 	TopologyVersion(ctx context.Context) (int64, error)
-	Usage(ctx context.Context) (map[string]store.NodeUsage, error)
-	Releases(ctx context.Context) ([]store.Release, error)
-	TenantUsage(ctx context.Context) (map[string][3]int64, error)
+	Allocations(ctx context.Context) ([]store.Allocation, error)
 	TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error)
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
@@ -299,30 +297,31 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
 			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
 	}
-	used, err := st.Usage(ctx)
+	allocs, err := st.Allocations(ctx)
 	if err != nil {
 		return s, err
+	}
+	used := make(map[string][3]int64, len(allocs))
+	for _, a := range allocs {
+		u := used[a.NodeID]
+		used[a.NodeID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}
 	}
 	s.Nodes = make([]sched.Node, 0, len(nodes))
 	for _, n := range nodes {
 		u := used[n.ID]
 		s.Nodes = append(s.Nodes, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
 			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount,
-			UsedCPU: u.CPUMilli, UsedMem: u.MemMiB, UsedAccel: u.Accel})
+			UsedCPU: u[0], UsedMem: u[1], UsedAccel: u[2]})
 	}
 	if !withQueue {
 		return s, nil
 	}
 	s.NowMs = time.Now().UnixMilli() // the snapshot's time, as data for the pure scheduler
-	rel, err := st.Releases(ctx)
-	if err != nil {
-		return s, err
-	}
-	for _, r := range rel {
-		s.Releases = append(s.Releases, sched.Release{NodeID: r.NodeID, AtMs: r.AtMs, CPU: r.CPU, Mem: r.Mem, Accel: r.Accel})
-	}
-	if s.TenantUsage, err = st.TenantUsage(ctx); err != nil {
-		return s, err
+	s.TenantUsage = map[string][3]int64{}
+	for _, a := range allocs {
+		s.Releases = append(s.Releases, sched.Release{NodeID: a.NodeID, AtMs: a.ReleaseAtMs, CPU: a.CPU, Mem: a.Mem, Accel: a.Accel})
+		u := s.TenantUsage[a.TenantOrgID]
+		s.TenantUsage[a.TenantOrgID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}
 	}
 	pols, err := st.TenantPolicies(ctx)
 	if err != nil {

@@ -52,19 +52,6 @@ func CostTerm(sum *big.Int, rateScaled, ms int64) *big.Int {
 // CommissionBPSMax bounds the operator's commission: 100 % in basis points.
 const CommissionBPSMax = 10_000
 
-// SplitCommission splits a captured amount into the operator's commission
-// (rounded half up) and the provider's share; the two always add up to cost.
-func SplitCommission(cost Micros, bps int64) (provider, commission Micros) {
-	if bps < 0 || bps > CommissionBPSMax || cost < 0 {
-		panic("SplitCommission: bps or cost out of range")
-	}
-	c := new(big.Int).Mul(big.NewInt(int64(cost)), big.NewInt(bps))
-	c.Add(c, big.NewInt(CommissionBPSMax/2))
-	c.Quo(c, big.NewInt(CommissionBPSMax))
-	commission = Micros(c.Int64())
-	return cost - commission, commission
-}
-
 // BilledMs is the billable part of a replica's wall time: per-second
 // billing (按秒计费), each started second counts in full. Money is then
 // rounded once, by Cost.

@@ -38,20 +38,6 @@ func TestCostRounding(t *testing.T) {
 	}
 }
 
-func TestSplitCommissionAddsUp(t *testing.T) {
-	for _, cost := range []Micros{0, 1, 3, 4444, 16_000_000, 999_999_999} {
-		for _, bps := range []int64{0, 1, 999, 1000, 5000, 10_000} {
-			p, c := SplitCommission(cost, bps)
-			if p+c != cost || p < 0 || c < 0 {
-				t.Errorf("SplitCommission(%d, %d) = %d + %d, want sum %d and both >= 0", cost, bps, p, c, cost)
-			}
-		}
-	}
-	if p, c := SplitCommission(1_000_000, 1000); c != 100_000 || p != 900_000 {
-		t.Errorf("SplitCommission(1 CNY, 10%%) = %d, %d, want 900000, 100000", p, c)
-	}
-}
-
 func TestCreditCode(t *testing.T) {
 	first := "91110000MA0000000"
 	ch, ok := CreditCodeCheckChar(first)

@@ -71,24 +71,20 @@ type HourlyPoint struct {
 	Finished int         `json:"finished_jobs"`
 }
 
-// NodeUsage is what active placements hold on one node.
-type NodeUsage struct {
-	CPUMilli, MemMiB, Accel int64
+// Allocation is what one replica of a scheduled or running job holds on a
+// node, and when it gives it back at the latest (its start, or placement if
+// not started, plus the job's max duration).
+type Allocation struct {
+	NodeID          string
+	TenantOrgID     string
+	CPU, Mem, Accel int64
+	ReleaseAtMs     int64
 }
 
 // MeterStatus tells the control loop what metering a running job found.
 type MeterStatus struct {
 	Short  bool      // the wallet could not fund the next rolling window
 	StopAt time.Time // when the grace period ends (Short only)
-}
-
-// Release is capacity an active placement gives back when its job ends, at
-// the latest at AtMs (start, or placement time if not started, plus max
-// duration).
-type Release struct {
-	NodeID          string
-	AtMs            int64
-	CPU, Mem, Accel int64
 }
 
 // TenantPolicy is a tenant's fair-share weight (1..1000) and quotas of

@@ -173,7 +173,8 @@ func RunReport(opt ReportOptions) (*Report, error) {
 	return rep, nil
 }
 
-// replaySeeds is ReplaySeeds for a whole Config (the seed is replaced).
+// replaySeeds replays cfg once per seed (the seed is replaced), on up to
+// workers goroutines, and summarises; the result does not depend on workers.
 func replaySeeds(nodes []Node, pods []Pod, cfg Config, seeds []int64, workers int) (Summary, error) {
 	if len(seeds) == 0 {
 		return Summary{}, fmt.Errorf("fgd: no seeds")
@@ -194,7 +195,7 @@ func replaySeeds(nodes []Node, pods []Pod, cfg Config, seeds []int64, workers in
 				c.Seed = seeds[i]
 				run, err := Replay(nodes, pods, c)
 				points[i] = Discretize(run)
-				run.Events = nil
+				run.Events = nil // the summary needs only the columns
 				runs[i], errs[i] = run, err
 			}
 		})

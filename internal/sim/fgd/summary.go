@@ -1,10 +1,5 @@
 package fgd
 
-import (
-	"fmt"
-	"sync"
-)
-
 // ReferencePct is the arrived-request column the paper's headline numbers
 // are read at: 100 % of the cluster's GPU capacity.
 const ReferencePct = 100
@@ -46,35 +41,7 @@ type CurvePoint struct {
 // ReplaySeeds replays one policy for each seed, on up to workers goroutines
 // (at least one), and summarises. The result does not depend on workers.
 func ReplaySeeds(nodes []Node, pods []Pod, policy Policy, tune float64, seeds []int64, workers int) (Summary, error) {
-	if len(seeds) == 0 {
-		return Summary{}, fmt.Errorf("fgd: no seeds")
-	}
-	points := make([][]Point, len(seeds))
-	runs := make([]Run, len(seeds))
-	errs := make([]error, len(seeds))
-	next := make(chan int, len(seeds))
-	for i := range seeds {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(max(workers, 1), len(seeds)) {
-		wg.Go(func() {
-			for i := range next {
-				run, err := Replay(nodes, pods, Config{Policy: policy, Seed: seeds[i], Tune: tune})
-				points[i] = Discretize(run)
-				run.Events = nil // the summary needs only the columns
-				runs[i], errs[i] = run, err
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return Summary{}, err
-		}
-	}
-	return summarize(policy, tune, seeds, runs, points), nil
+	return replaySeeds(nodes, pods, Config{Policy: policy, Tune: tune}, seeds, workers)
 }
 
 func summarize(policy Policy, tune float64, seeds []int64, runs []Run, points [][]Point) Summary {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/suanli/suanli/internal/core"
-	"github.com/suanli/suanli/internal/store"
 )
 
 // NodesPerCenterMax bounds one center's node list.
@@ -200,39 +199,6 @@ func (s *Store) Nodes(ctx context.Context, centerID string) ([]core.Node, error)
 			return nil, err
 		}
 		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
-// Usage returns the resources held on each node by scheduled and running
-// jobs.
-func (s *Store) Usage(ctx context.Context) (map[string]store.NodeUsage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT p.idx, p.node_id, j.spec FROM placements p JOIN jobs j ON j.id = p.job_id
-		WHERE j.state IN ('scheduled','running')`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]store.NodeUsage{}
-	for rows.Next() {
-		var idx int
-		var node, spec string
-		if err := rows.Scan(&idx, &node, &spec); err != nil {
-			return nil, err
-		}
-		sp, err := decodeSpec(spec)
-		if err != nil {
-			return nil, err
-		}
-		if idx < 0 || idx >= len(sp.Replicas) {
-			return nil, fmt.Errorf("placement %d of a %d-replica job", idx, len(sp.Replicas))
-		}
-		r := sp.Replicas[idx]
-		u := out[node]
-		u.CPUMilli += r.CPUMilli
-		u.MemMiB += r.MemMiB
-		u.Accel += r.AccelCount
-		out[node] = u
 	}
 	return out, rows.Err()
 }

@@ -22,8 +22,6 @@ func decodeSpec(s string) (core.JobSpec, error) {
 	return sp, nil
 }
 
-func holdID(jobID string) string { return "job:" + jobID + ":hold" }
-
 func (t *tx) event(ctx context.Context, jobID, typ, msg string) error {
 	_, err := t.ExecContext(ctx, `INSERT INTO job_events(job_id, at, type, message) VALUES (?,?,?,?)`, jobID, ms(t.now), typ, msg)
 	return err
@@ -78,7 +76,7 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 		}
 		if hold > 0 {
 			if err := ledger.Apply(ctx, ledgerTx{t}, t.now, ledger.Transfer{
-				ID: holdID(j.ID), DebitAccountID: ledger.WalletID(tenantOrgID), CreditAccountID: ledger.EscrowID,
+				ID: holdIDSeq(j.ID, 0), DebitAccountID: ledger.WalletID(tenantOrgID), CreditAccountID: ledger.EscrowID,
 				Amount: hold, Flags: ledger.Pending, Code: "hold", JobID: j.ID,
 			}); err != nil {
 				return err

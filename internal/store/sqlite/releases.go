@@ -8,22 +8,23 @@ import (
 	"github.com/suanli/suanli/internal/store"
 )
 
-// Releases returns, for every replica of a scheduled or running job, when
-// its capacity comes back at the latest: its start (or placement, if not
-// started) plus the job's max duration. Backfill plans with it.
-func (s *Store) Releases(ctx context.Context) ([]store.Release, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT p.idx, p.node_id, j.spec, COALESCE(j.started_at, j.scheduled_at, j.submitted_at)
+// Allocations returns what every replica of a scheduled or running job
+// holds, for whom, and until when at the latest: one pass that gives the
+// scheduler node usage, backfill releases and tenant usage.
+func (s *Store) Allocations(ctx context.Context) ([]store.Allocation, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT p.idx, p.node_id, j.tenant_org_id, j.spec,
+		COALESCE(j.started_at, j.scheduled_at, j.submitted_at)
 		FROM placements p JOIN jobs j ON j.id = p.job_id WHERE j.state IN ('scheduled','running')`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Release
+	var out []store.Allocation
 	for rows.Next() {
 		var idx int
-		var node, spec string
+		var node, tenant, spec string
 		var start int64
-		if err := rows.Scan(&idx, &node, &spec, &start); err != nil {
+		if err := rows.Scan(&idx, &node, &tenant, &spec, &start); err != nil {
 			return nil, err
 		}
 		sp, err := decodeSpec(spec)
@@ -34,37 +35,8 @@ func (s *Store) Releases(ctx context.Context) ([]store.Release, error) {
 			return nil, fmt.Errorf("placement %d of a %d-replica job", idx, len(sp.Replicas))
 		}
 		r := sp.Replicas[idx]
-		out = append(out, store.Release{NodeID: node, AtMs: start + sp.MaxDuration.Milliseconds(),
-			CPU: r.CPUMilli, Mem: r.MemMiB, Accel: r.AccelCount})
-	}
-	return out, rows.Err()
-}
-
-// TenantUsage returns what each tenant's scheduled and running jobs hold:
-// CPU milli-cores, memory MiB, accelerators.
-func (s *Store) TenantUsage(ctx context.Context) (map[string][3]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT j.tenant_org_id, p.idx, j.spec FROM placements p JOIN jobs j ON j.id = p.job_id
-		WHERE j.state IN ('scheduled','running')`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][3]int64{}
-	for rows.Next() {
-		var tenant, spec string
-		var idx int
-		if err := rows.Scan(&tenant, &idx, &spec); err != nil {
-			return nil, err
-		}
-		sp, err := decodeSpec(spec)
-		if err != nil {
-			return nil, err
-		}
-		if idx < 0 || idx >= len(sp.Replicas) {
-			continue
-		}
-		r, u := sp.Replicas[idx], out[tenant]
-		out[tenant] = [3]int64{u[0] + r.CPUMilli, u[1] + r.MemMiB, u[2] + r.AccelCount}
+		out = append(out, store.Allocation{NodeID: node, TenantOrgID: tenant, CPU: r.CPUMilli, Mem: r.MemMiB,
+			Accel: r.AccelCount, ReleaseAtMs: start + sp.MaxDuration.Milliseconds()})
 	}
 	return out, rows.Err()
 }
