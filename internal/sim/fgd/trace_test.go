@@ -19,12 +19,21 @@ import (
 // of the repository, so a CI machine may not have them.
 
 // traceRoot is the directory holding alibaba-gpu-v2023-openb/ and
-// fgd-atc23-expected-results/; SUANLI_TRACE_DIR overrides it.
+// fgd-atc23-expected-results/: SUANLI_TRACE_DIR, else ../shared/traces
+// beside the repository (as the README says), else /work/shared/traces.
 func traceRoot() string {
 	if d := os.Getenv("SUANLI_TRACE_DIR"); d != "" {
 		return d
 	}
+	if d := "../../../../shared/traces"; dirExists(d) { // from internal/sim/fgd
+		return d
+	}
 	return "/work/shared/traces"
+}
+
+func dirExists(d string) bool {
+	st, err := os.Stat(d)
+	return err == nil && st.IsDir()
 }
 
 type openb struct {
