@@ -67,6 +67,10 @@ type Server struct {
 	// Settlement serves statements, invoices and reports; nil leaves
 	// those endpoints out.
 	Settlement SettlementStore
+	// Agents serves `suanli agent`; nil leaves the agent endpoints out.
+	Agents Agents
+	// Centers registers agent centers; nil leaves the endpoint out.
+	Centers CenterCreator
 }
 
 type principalKey struct{}
@@ -172,4 +176,5 @@ func (s *Server) routes(a huma.API) {
 		Summary: "Network overview: schedulable P, utilization, queue, jobs by state, revenue today", Tags: []string{"centers"}}, s.overview)
 	s.moneyRoutes(a)
 	s.settlementRoutes(a)
+	s.agentRoutes(a)
 }

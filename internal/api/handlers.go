@@ -112,13 +112,14 @@ type JobRequest struct {
 	Constraints  core.Constraints `json:"constraints,omitempty"`
 	// IdempotencyKey makes a retried submission return the first one's job.
 	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
+	MaxAttempts    int    `json:"max_attempts,omitempty" minimum:"0" maximum:"10" doc:"Attempts in all when a run is lost with its center (agent silent, server restart): 1 fails the job instead of requeueing it elsewhere; 0 = 3."`
 }
 
 // Spec converts the request to a domain spec.
 func (r JobRequest) Spec() (core.JobSpec, error) {
 	spec := core.JobSpec{Name: r.Name, Command: r.Command, Duration: time.Duration(r.DurationS) * time.Second,
 		ExitCode: r.ExitCode, MaxDuration: time.Duration(r.MaxDurationS) * time.Second, Priority: r.Priority,
-		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey}
+		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey, MaxAttempts: r.MaxAttempts}
 	for i, rr := range r.Replicas {
 		n := max(rr.Count, 1)
 		if len(spec.Replicas)+n > core.ReplicasMax {
@@ -153,6 +154,7 @@ type JobView struct {
 	Tier         string           `json:"tier"`
 	Constraints  core.Constraints `json:"constraints"`
 	Attempt      int              `json:"attempt"`
+	BackendID    string           `json:"backend_id,omitempty" doc:"The run's id in its center's own system (Slurm job id, Kubernetes Job)."`
 	Charges      core.Charges     `json:"charges"`
 	HoldMicros   core.Micros      `json:"hold_micros"`
 	CostMicros   core.Micros      `json:"cost_micros"`
@@ -172,8 +174,8 @@ func view(j core.Job, centers map[string]core.Center) JobView {
 	return JobView{ID: j.ID, Name: j.Spec.Name, State: j.State, TenantOrgID: j.TenantOrgID, Center: c.Name,
 		Simulated: c.Executor == core.ExecutorSimulated, Replicas: j.Spec.Replicas, Command: j.Spec.Command,
 		DurationS: int64(j.Spec.Duration / time.Second), MaxDurationS: int64(j.Spec.MaxDuration / time.Second),
-		Priority: j.Spec.Priority, Tier: j.Spec.Tier, Constraints: j.Spec.Constraints, Attempt: j.Attempt, Charges: j.Charges,
-		HoldMicros: j.HoldMicros,
+		Priority: j.Spec.Priority, Tier: j.Spec.Tier, Constraints: j.Spec.Constraints, Attempt: j.Attempt, BackendID: j.BackendID,
+		Charges: j.Charges, HoldMicros: j.HoldMicros,
 		CostMicros: j.CostMicros, Cost: j.CostMicros.Yuan(), UsageS: float64(j.UsageMs) / 1000, ExitCode: j.ExitCode,
 		Reason: j.Reason, Placements: j.Placements, SubmittedAt: j.SubmittedAt, ScheduledAt: j.ScheduledAt,
 		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}

@@ -72,7 +72,9 @@ const (
 )
 
 // Terminal reports whether the run has ended.
-func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Cancelled || s == TimedOut }
+func (s State) Terminal() bool {
+	return s == Succeeded || s == Failed || s == Cancelled || s == TimedOut
+}
 
 // ReplicaStatus is one replica's end and usage.
 type ReplicaStatus struct {

@@ -47,9 +47,9 @@ func centerCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, 0, len(cs))
 			for _, v := range cs {
-				exec := "real"
-				if v.Simulated {
-					exec = "simulated"
+				exec := v.Executor
+				if v.Status != core.CenterAvailable && v.StatusReason != "" {
+					v.Status += " (" + v.StatusReason + ")"
 				}
 				rows = append(rows, []string{v.Name, kindName(v.Kind), v.Region, exec, v.Status,
 					fmt.Sprintf("%d/%d", v.Stats.ReadyNodes, v.Stats.Nodes), accelSummary(v.Stats.Accelerators),
@@ -58,6 +58,7 @@ func centerCmd(g *globals) *cobra.Command {
 			return g.table([]string{"NAME", "KIND", "REGION", "EXECUTOR", "STATUS", "NODES", "ACCELERATORS", "SCHED-P", "UTIL", "PRICES (CNY/h)"}, rows)
 		},
 	})
+	cmd.AddCommand(centerCreateCmd(g))
 	return cmd
 }
 

@@ -67,6 +67,10 @@ type Loop struct {
 	OnCycle func(d time.Duration, placed int)
 	// OnFinish observes each job that ends (for metrics); may be nil.
 	OnFinish func(j core.Job)
+	// Lost, when set, runs every cycle and returns jobs whose runs were
+	// lost with their center and moved by the store (requeued or failed);
+	// the loop forgets it started them.
+	Lost func(ctx context.Context) ([]string, error)
 
 	// MeterInterval is how often running jobs' usage is recorded (and
 	// rolling windows captured).
@@ -136,6 +140,16 @@ func (l *Loop) Cycle(ctx context.Context) error {
 		}
 	}
 	l.retryOutcomes(ctx)
+	if l.Lost != nil {
+		moved, err := l.Lost(ctx)
+		for _, id := range moved {
+			delete(l.running, id)
+			delete(l.stopping, id)
+		}
+		if err != nil {
+			return fmt.Errorf("lost centers: %w", err)
+		}
+	}
 	if err := l.cancels(ctx); err != nil {
 		return fmt.Errorf("cancels: %w", err)
 	}
@@ -429,6 +443,9 @@ func (l *Loop) start(ctx context.Context) error {
 			continue
 		}
 		l.running[j.ID] = true
+		if a, ok := r.(interface{ StartsAsync() bool }); ok && a.StartsAsync() {
+			continue // its runner marks it running when the run really starts
+		}
 		if j.State == core.JobScheduled {
 			msg := fmt.Sprintf("started %d replicas on %s", len(j.Placements), names[j.CenterID])
 			if exec[j.CenterID] == core.ExecutorSimulated {

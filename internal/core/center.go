@@ -20,7 +20,13 @@ func (k CenterKind) Valid() bool { return k == KindAI || k == KindHPC || k == Ki
 const (
 	ExecutorLocal     = "local"     // real child processes on this machine
 	ExecutorSimulated = "simulated" // modelled nodes; a job "runs" for its declared duration
+	ExecutorAgent     = "agent"     // the center's own system (Slurm, Kubernetes) driven by `suanli agent`
 )
+
+// ValidExecutor reports whether e is a known executor.
+func ValidExecutor(e string) bool {
+	return e == ExecutorLocal || e == ExecutorSimulated || e == ExecutorAgent
+}
 
 // Center statuses.
 const (
@@ -39,8 +45,12 @@ type Center struct {
 	GreenPercent  int        `json:"green_percent"`   // share of green power, 0..100
 	Domestic      bool       `json:"domestic"`        // mainly domestic (国产) chips
 	ProviderOrgID string     `json:"provider_org_id"` // the provider that runs it
-	Executor      string     `json:"executor"`        // ExecutorLocal or ExecutorSimulated
+	Executor      string     `json:"executor"`        // ExecutorLocal, ExecutorSimulated or ExecutorAgent
 	Status        string     `json:"status"`
+	StatusReason  string     `json:"status_reason,omitempty"` // why it is unavailable
+	// AgentSeenAt is the last heartbeat of the center's agent (agent
+	// centers only).
+	AgentSeenAt   *time.Time `json:"agent_seen_at,omitempty"`
 	Prices        PriceBook  `json:"prices"`
 	NominalPFLOPS float64    `json:"nominal_pflops"` // the published "P" figure the seed used
 	Source        string     `json:"source"`         // where the published figure comes from

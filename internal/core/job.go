@@ -51,7 +51,8 @@ const (
 	PriorityMin         = -1000
 	PriorityMax         = 1000
 	AcceptableModelsMax = 16
-	MaxAttempts         = 3 // runs lost to a server crash are retried up to this many attempts
+	DefaultAttempts     = 3  // runs lost with their center are retried up to this many attempts
+	MaxAttempts         = 10 // the most attempts a spec may ask for
 )
 
 // Replica is the resource request of one replica of a gang.
@@ -82,8 +83,12 @@ type JobSpec struct {
 	Tier        string        `json:"tier,omitempty"` // spot, normal (default) or guaranteed
 	// IdempotencyKey, when set, makes a retried submission return the job
 	// the first one created instead of a second job.
-	IdempotencyKey string      `json:"idempotency_key,omitempty"`
-	Constraints    Constraints `json:"constraints"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// MaxAttempts bounds how often a run lost with its center (agent gone,
+	// server restart) is requeued: 1 fails the job instead; 0 means
+	// DefaultAttempts.
+	MaxAttempts int         `json:"max_attempts,omitempty"`
+	Constraints Constraints `json:"constraints"`
 }
 
 // Tiers are priced as multiples of the list price (see meter.TierBPS).
@@ -151,7 +156,18 @@ func (s *JobSpec) Validate() error {
 	if s.Constraints.Kind != "" && !s.Constraints.Kind.Valid() {
 		return FieldErrorf("constraints.kind", "must be one of ai, hpc, general")
 	}
+	if s.MaxAttempts < 0 || s.MaxAttempts > MaxAttempts {
+		return FieldErrorf("max_attempts", "must be between 0 and %d", MaxAttempts)
+	}
 	return nil
+}
+
+// Attempts is how many attempts the job may have in all.
+func (s *JobSpec) Attempts() int {
+	if s.MaxAttempts == 0 {
+		return DefaultAttempts
+	}
+	return s.MaxAttempts
 }
 
 // Job is a batch job: a gang of replicas that start together.
@@ -163,9 +179,10 @@ type Job struct {
 	State       JobState    `json:"state"`
 	CenterID    string      `json:"center_id,omitempty"`
 	Attempt     int         `json:"attempt"`
-	HoldMicros  Micros      `json:"hold_micros"` // amount of the current hold
-	HoldSeq     int         `json:"hold_seq"`    // rolling holds are numbered from 0
-	CostMicros  Micros      `json:"cost_micros"` // charged so far (all of it once the job ended)
+	BackendID   string      `json:"backend_id,omitempty"` // the run's id in the center's own system (Slurm job id, Kubernetes Job)
+	HoldMicros  Micros      `json:"hold_micros"`          // amount of the current hold
+	HoldSeq     int         `json:"hold_seq"`             // rolling holds are numbered from 0
+	CostMicros  Micros      `json:"cost_micros"`          // charged so far (all of it once the job ended)
 	Charges     Charges     `json:"charges"`
 	UsageMs     int64       `json:"usage_ms"` // wall time of the gang, summed over replicas
 	ExitCode    *int        `json:"exit_code,omitempty"`

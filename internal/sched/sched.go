@@ -454,6 +454,8 @@ func Eligible(c Center, job Job) (bool, string) {
 		return false, "real center needs a command"
 	case c.Executor == core.ExecutorSimulated && !job.HasDuration:
 		return false, "simulated center needs a declared duration"
+	case c.Executor == core.ExecutorAgent && !job.HasCommand && !job.HasDuration:
+		return false, "agent center needs a command or a declared duration"
 	case !c.Available:
 		return false, "center unavailable"
 	case k.Center != "" && k.Center != c.Name && k.Center != c.ID:

@@ -14,11 +14,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/suanli/suanli/internal/agenthub"
+	"github.com/suanli/suanli/internal/agentproto"
 	"github.com/suanli/suanli/internal/api"
 	"github.com/suanli/suanli/internal/control"
 	"github.com/suanli/suanli/internal/core"
@@ -53,7 +56,8 @@ type Config struct {
 type Server struct {
 	Store       *sqlite.Store
 	Loop        *control.Loop
-	URL         string // http://host:port
+	Hub         *agenthub.Hub // agent centers
+	URL         string        // http://host:port
 	Credentials seed.Credentials
 
 	cfg     Config
@@ -128,8 +132,10 @@ func (s *Server) open(ctx context.Context) error {
 	outcomes := make(chan executor.Outcome, executor.OutcomeQueueMax)
 	s.local = executor.NewLocal(cfg.DataDir, outcomes)
 	s.sim = executor.NewSimulated(cfg.DataDir, outcomes)
-	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim},
-		outcomes, bps, cfg.Log)
+	s.Hub = agenthub.New(st, outcomes, bps, cfg.Log)
+	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim,
+		core.ExecutorAgent: s.Hub}, outcomes, bps, cfg.Log)
+	s.Loop.Lost = s.Hub.Reap
 	if cfg.LoopInterval > 0 {
 		s.Loop.Interval = cfg.LoopInterval
 	}
@@ -149,9 +155,15 @@ func (s *Server) open(ctx context.Context) error {
 		Quote: func(ctx context.Context, spec core.JobSpec) (int64, error) {
 			return control.Quote(ctx, st, s.Loop.Topology, spec)
 		},
-		Logs: func(_ context.Context, j core.Job) (string, error) {
+		Logs: func(ctx context.Context, j core.Job) (string, error) {
+			if j.CenterID != "" {
+				if c, err := st.Center(ctx, j.CenterID); err == nil && c.Executor == core.ExecutorAgent {
+					return s.Hub.Logs(ctx, j)
+				}
+			}
 			return executor.ReadLogs(cfg.DataDir, j.ID, len(j.Spec.Replicas))
 		},
+		Agents: s.Hub, Centers: st,
 	}
 	apiSrv.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
@@ -187,7 +199,11 @@ func (s *Server) open(ctx context.Context) error {
 // rest of the body must not be parsed as the next request.
 func limitBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, api.BodyBytesMax+2)
+		limit := int64(api.BodyBytesMax + 2)
+		if strings.HasPrefix(r.URL.Path, "/api/v1/agent/") {
+			limit = agentproto.BodyBytesMax + 2 // node lists of large centers
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h.ServeHTTP(closeOnTooLarge{w}, r)
 	})
 }

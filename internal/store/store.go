@@ -55,6 +55,9 @@ type Result struct {
 	ExitCode *int
 	Reason   string
 	Replicas []ReplicaResult
+	// Attempt, when set, ties the result to one attempt: a job that has
+	// since been requeued (another attempt) refuses it with a conflict.
+	Attempt *int
 }
 
 // Revenue is money captured from tenants in a period, and its split.

@@ -25,8 +25,8 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 	if len(nodes) > NodesPerCenterMax {
 		return c, core.FieldErrorf("nodes", "at most %d", NodesPerCenterMax)
 	}
-	if c.Executor != core.ExecutorLocal && c.Executor != core.ExecutorSimulated {
-		return c, core.FieldErrorf("executor", "must be local or simulated")
+	if !core.ValidExecutor(c.Executor) {
+		return c, core.FieldErrorf("executor", "must be local, simulated or agent")
 	}
 	if c.Status == "" {
 		c.Status = core.CenterAvailable
@@ -77,15 +77,19 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 }
 
 const centerCols = `id, name, display_name, kind, region, pue_milli, green_percent, domestic, provider_org_id,
-	executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at, storage_gib_hour, egress_gib`
+	executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at, storage_gib_hour, egress_gib,
+	status_reason, agent_seen_at`
 
 func scanCenter(sc interface{ Scan(...any) error }) (core.Center, error) {
 	var c core.Center
 	var kind string
 	var dom int
 	var coreHour, memHour, created, storage, egress int64
+	var seen sql.NullInt64
 	err := sc.Scan(&c.ID, &c.Name, &c.DisplayName, &kind, &c.Region, &c.PUEMilli, &c.GreenPercent, &dom,
-		&c.ProviderOrgID, &c.Executor, &c.Status, &coreHour, &memHour, &c.NominalPFLOPS, &c.Source, &created, &storage, &egress)
+		&c.ProviderOrgID, &c.Executor, &c.Status, &coreHour, &memHour, &c.NominalPFLOPS, &c.Source, &created, &storage, &egress,
+		&c.StatusReason, &seen)
+	c.AgentSeenAt = fromNullMs(seen)
 	c.Kind, c.Domestic = core.CenterKind(kind), dom == 1
 	c.Prices = core.PriceBook{CardHour: map[string]core.Micros{}, CoreHour: core.Micros(coreHour), MemGiBHour: core.Micros(memHour),
 		StorageGiBHour: core.Micros(storage), EgressGiB: core.Micros(egress)}

@@ -92,7 +92,7 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
 	reason, submitted_at, scheduled_at, started_at, finished_at, hold_seq, capture_seq, voucher_micros, voucher_scheme_id,
-	vat_micros, commission_micros, provider_micros, arrears_micros`
+	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id`
 
 func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var j core.Job
@@ -102,7 +102,7 @@ func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var hold, cost, submitted, voucher, vat, comm, prov, arrears int64
 	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
 		&j.Reason, &submitted, &sched, &started, &finished, &j.HoldSeq, &j.Charges.CaptureSeq, &voucher,
-		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears)
+		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID)
 	j.Charges.VoucherMicros, j.Charges.VATMicros, j.Charges.CommissionMicros = core.Micros(voucher), core.Micros(vat), core.Micros(comm)
 	j.Charges.ProviderMicros, j.Charges.ArrearsMicros = core.Micros(prov), core.Micros(arrears)
 	if err != nil {
@@ -346,6 +346,9 @@ func (s *Store) FinishJob(ctx context.Context, jobID string, r store.Result, com
 		if j.State.Terminal() {
 			return core.Errorf(core.EConflict, "job %s already %s", jobID, j.State)
 		}
+		if r.Attempt != nil && (*r.Attempt != j.Attempt || j.State == core.JobQueued) {
+			return core.Errorf(core.EConflict, "job %s is on attempt %d (%s), not %d", jobID, j.Attempt, j.State, *r.Attempt)
+		}
 		if j.Placements, err = s.placements(ctx, t, jobID); err != nil {
 			return err
 		}
@@ -455,57 +458,66 @@ func (s *Store) CancelRequested(ctx context.Context) ([]string, error) {
 // RecoverLost handles jobs that were scheduled or running on a center with
 // a real executor when the server stopped: their processes died with it.
 // Each is requeued for a new attempt (its hold stays in place) until
-// core.MaxAttempts, then failed; the lost run is not charged. Jobs on
-// simulated centers need no recovery: their runs are modelled from the
-// recorded start time.
+// the spec's attempts, then failed. Usage metered before the loss stays
+// charged (accrual sums every attempt); nothing after the last meter is.
+// Jobs on simulated centers need no recovery: their runs are modelled
+// from the recorded start time.
 func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, failed int, err error) {
 	err = s.update(ctx, func(t *tx) error {
-		requeued, failed = 0, 0
-		rows, err := t.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN ('scheduled','running')
-			AND center_id IN (SELECT id FROM centers WHERE executor = ?) ORDER BY seq`, executor)
-		if err != nil {
-			return err
-		}
-		var lost []core.Job
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			lost = append(lost, j)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, j := range lost {
-			if j.Attempt+1 >= core.MaxAttempts {
-				j.Placements, err = s.placements(ctx, t, j.ID)
-				if err != nil {
-					return err
-				}
-				if err := t.finish(ctx, s, j, store.Result{State: core.JobFailed,
-					Reason: fmt.Sprintf("lost in a server restart on attempt %d of %d", j.Attempt+1, core.MaxAttempts)}, 0); err != nil {
-					return err
-				}
-				failed++
-				continue
-			}
-			if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
-				scheduled_at = NULL, started_at = NULL, reason = 'requeued after server restart' WHERE id = ?`, j.ID); err != nil {
-				return err
-			}
-			if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, j.ID); err != nil {
-				return err
-			}
-			if err := t.event(ctx, j.ID, "requeued", fmt.Sprintf("the server stopped while the job was %s; its process was lost; "+
-				"requeued as attempt %d of %d (the lost run is not charged)", j.State, j.Attempt+2, core.MaxAttempts)); err != nil {
-				return err
-			}
-			requeued++
-		}
-		return nil
+		rq, fl, err := t.loseJobs(ctx, s, `center_id IN (SELECT id FROM centers WHERE executor = ?)`, []any{executor},
+			"the server stopped while the job was %s; its process was lost")
+		requeued, failed = len(rq), len(fl)
+		return err
 	})
 	return requeued, failed, err
+}
+
+// loseJobs requeues (or, when out of attempts, fails) the scheduled and
+// running jobs matching where; cause explains the loss, with %s for the
+// state the job was in. It returns the IDs it requeued and failed.
+func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, cause string) (requeued, failed []string, err error) {
+	rows, err := t.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN ('scheduled','running') AND `+where+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lost []core.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		lost = append(lost, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, j := range lost {
+		why := fmt.Sprintf(cause, j.State)
+		if j.Attempt+1 >= j.Spec.Attempts() {
+			if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
+				return nil, nil, err
+			}
+			if err := t.finish(ctx, s, j, store.Result{State: core.JobFailed,
+				Reason: fmt.Sprintf("%s on attempt %d of %d", why, j.Attempt+1, j.Spec.Attempts())}, 0); err != nil {
+				return nil, nil, err
+			}
+			failed = append(failed, j.ID)
+			continue
+		}
+		if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
+			scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ? WHERE id = ?`, "requeued: "+why, j.ID); err != nil {
+			return nil, nil, err
+		}
+		if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, j.ID); err != nil {
+			return nil, nil, err
+		}
+		if err := t.event(ctx, j.ID, "requeued", fmt.Sprintf("%s; requeued as attempt %d of %d "+
+			"(usage metered before the loss stays charged)", why, j.Attempt+2, j.Spec.Attempts())); err != nil {
+			return nil, nil, err
+		}
+		requeued = append(requeued, j.ID)
+	}
+	return requeued, failed, nil
 }

@@ -190,7 +190,7 @@ func TestRecoverLostRequeuesThenFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for attempt := 0; attempt < core.MaxAttempts; attempt++ {
+	for attempt := 0; attempt < core.DefaultAttempts; attempt++ {
 		f.place(t, j.ID)
 		if err := f.s.MarkRunning(ctx, j.ID, "go"); err != nil {
 			t.Fatal(err)
@@ -200,7 +200,7 @@ func TestRecoverLostRequeuesThenFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := f.s.Job(ctx, j.ID)
-		last := attempt == core.MaxAttempts-1
+		last := attempt == core.DefaultAttempts-1
 		switch {
 		case !last && (requeued != 1 || got.State != core.JobQueued || got.Attempt != attempt+1 || len(got.Placements) != 0):
 			t.Fatalf("attempt %d: requeued %d, job %s attempt %d placements %d", attempt, requeued, got.State, got.Attempt, len(got.Placements))

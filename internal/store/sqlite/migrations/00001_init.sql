@@ -26,7 +26,7 @@ CREATE TABLE centers (
   green_percent   INTEGER NOT NULL,
   domestic        INTEGER NOT NULL,
   provider_org_id TEXT NOT NULL REFERENCES orgs(id),
-  executor        TEXT NOT NULL CHECK (executor IN ('local','simulated')),
+  executor        TEXT NOT NULL CHECK (executor IN ('local','simulated','agent')),
   status          TEXT NOT NULL,
   core_hour       INTEGER NOT NULL,
   mem_gib_hour    INTEGER NOT NULL,
