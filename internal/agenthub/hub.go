@@ -160,14 +160,6 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 	if err != nil {
 		return resp, err
 	}
-	timeout := min(max(time.Duration(req.IntervalMs)*time.Millisecond*agentproto.MissedHeartbeats, TimeoutMin), TimeoutMax)
-	restored, err := h.Store.AgentHeartbeat(ctx, c.ID, timeout)
-	if err != nil {
-		return resp, fmt.Errorf("heartbeat: %w", err)
-	}
-	if restored {
-		h.Log.Info("agent is back; center available again", "center", c.Name)
-	}
 	if req.Nodes != nil {
 		nodes := make([]core.Node, 0, len(req.Nodes))
 		for _, n := range req.Nodes {
@@ -183,6 +175,16 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 		} else if n > 0 {
 			h.Log.Info("center nodes changed", "center", c.Name, "changed", n)
 		}
+	}
+	// The heartbeat counts only once the report is accepted: a refused
+	// sync changes nothing.
+	timeout := min(max(time.Duration(req.IntervalMs)*time.Millisecond*agentproto.MissedHeartbeats, TimeoutMin), TimeoutMax)
+	restored, err := h.Store.AgentHeartbeat(ctx, c.ID, timeout)
+	if err != nil {
+		return resp, fmt.Errorf("heartbeat: %w", err)
+	}
+	if restored {
+		h.Log.Info("agent is back; center available again", "center", c.Name)
 	}
 	jobs, err := h.Store.CenterJobs(ctx, c.ID, CenterJobsMax)
 	if err != nil {
