@@ -159,7 +159,7 @@ func (s *Store) SetCenterStatus(ctx context.Context, id, status string) error {
 		return core.FieldErrorf("status", "must be available or unavailable")
 	}
 	return s.update(ctx, func(t *tx) error {
-		res, err := t.ExecContext(ctx, `UPDATE centers SET status = ? WHERE id = ?`, status, id)
+		res, err := t.ExecContext(ctx, `UPDATE centers SET status = ?, status_reason = '' WHERE id = ?`, status, id)
 		if err != nil {
 			return err
 		}
