@@ -19,7 +19,7 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/store"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 // Bounds on a run, so a typo cannot fill the disk.
@@ -85,8 +85,8 @@ func (c Config) validate() error {
 		return core.FieldErrorf("accounts", "must be in 1..%d", AccountsMax)
 	case c.Transfers < 0 || c.Single < 0 || c.Concurrent < 0 || c.Transfers+c.Single+c.Concurrent > TransfersMax:
 		return core.FieldErrorf("transfers", "counts must be non-negative and at most %d in all", TransfersMax)
-	case c.Transfers > 0 && (c.Batch < 1 || c.Batch > min(c.Transfers, sqlite.TransferBatchesMax)):
-		return core.FieldErrorf("batch", "must be in 1..%d", min(c.Transfers, sqlite.TransferBatchesMax))
+	case c.Transfers > 0 && (c.Batch < 1 || c.Batch > min(c.Transfers, sqlstore.TransferBatchesMax)):
+		return core.FieldErrorf("batch", "must be in 1..%d", min(c.Transfers, sqlstore.TransferBatchesMax))
 	case c.Concurrent > 0 && (c.Workers < 1 || c.Workers > WorkersMax || c.Workers > c.Accounts):
 		return core.FieldErrorf("workers", "must be in 1..%d and at most the number of accounts", WorkersMax)
 	}
@@ -111,7 +111,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	s, err := sqlite.Open(ctx, dir)
+	s, err := sqlstore.Open(ctx, dir)
 	if err != nil {
 		return res, err
 	}
@@ -156,7 +156,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	return res, nil
 }
 
-func openAccounts(ctx context.Context, s *sqlite.Store, n int) ([]*wallet, error) {
+func openAccounts(ctx context.Context, s *sqlstore.Store, n int) ([]*wallet, error) {
 	if err := s.EnsureSystemAccounts(ctx); err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func openAccounts(ctx context.Context, s *sqlite.Store, n int) ([]*wallet, error
 	return ws, nil
 }
 
-func runBatched(ctx context.Context, s *sqlite.Store, gen *gen, n, size int) (Mode, error) {
+func runBatched(ctx context.Context, s *sqlstore.Store, gen *gen, n, size int) (Mode, error) {
 	var lat []time.Duration
 	start := time.Now()
 	for done := 0; done < n; done += size {
@@ -190,7 +190,7 @@ func runBatched(ctx context.Context, s *sqlite.Store, gen *gen, n, size int) (Mo
 	return mode("batched", n, len(lat), time.Since(start), lat), nil
 }
 
-func runSingle(ctx context.Context, s *sqlite.Store, gen *gen, n int) (Mode, error) {
+func runSingle(ctx context.Context, s *sqlstore.Store, gen *gen, n int) (Mode, error) {
 	lat := make([]time.Duration, 0, n)
 	start := time.Now()
 	for range n {
@@ -207,7 +207,7 @@ func runSingle(ctx context.Context, s *sqlite.Store, gen *gen, n int) (Mode, err
 
 // runConcurrent gives each worker its own slice of the wallets, so a worker
 // only ever resolves holds that it saw committed.
-func runConcurrent(ctx context.Context, s *sqlite.Store, wallets []*wallet, rng *rand.Rand, mix map[string]int,
+func runConcurrent(ctx context.Context, s *sqlstore.Store, wallets []*wallet, rng *rand.Rand, mix map[string]int,
 	n, workers int) (Mode, error) {
 	gens := make([]*gen, workers)
 	for i := range gens {

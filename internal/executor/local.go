@@ -230,7 +230,7 @@ func (l *Local) Cancel(jobID string) bool {
 
 // Stop kills every running process without reporting outcomes; used at
 // shutdown. The jobs stay running in the store and are requeued by
-// recovery at the next start (see sqlite.Store.RecoverLost).
+// recovery at the next start (see sqlstore.Store.RecoverLost).
 func (l *Local) Stop() {
 	l.mu.Lock()
 	l.stopped = true

@@ -6,12 +6,12 @@ import (
 
 	"github.com/suanli/suanli/internal/console"
 	"github.com/suanli/suanli/internal/executor"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 // consoleSource adds log reading to the store for the console.
 type consoleSource struct {
-	*sqlite.Store
+	*sqlstore.Store
 	dataDir string
 }
 

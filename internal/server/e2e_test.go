@@ -14,7 +14,7 @@ import (
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/meter"
 	"github.com/suanli/suanli/internal/seed"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -141,7 +141,7 @@ func TestEndToEnd(t *testing.T) {
 	if comm.CreditsPosted != commission+c1+c3 {
 		t.Errorf("commission = %d, want %d", comm.CreditsPosted, commission+c1+c3)
 	}
-	vatAcct, err := s.Store.Account(ctx, sqlite.VATPayableID)
+	vatAcct, err := s.Store.Account(ctx, sqlstore.VATPayableID)
 	if err != nil || vatAcct.CreditsPosted != vat+v1+v3 {
 		t.Errorf("VAT payable = %d (%v), want %d", vatAcct.CreditsPosted, err, vat+v1+v3)
 	}

@@ -8,12 +8,12 @@ import (
 	"github.com/suanli/suanli/internal/api"
 	"github.com/suanli/suanli/internal/client"
 	"github.com/suanli/suanli/internal/core"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 func openRolling(t *testing.T) *Server {
 	t.Helper()
-	b := sqlite.Billing{VATBPS: 600, Window: time.Second, Grace: time.Second, Slack: time.Second}
+	b := sqlstore.Billing{VATBPS: 600, Window: time.Second, Grace: time.Second, Slack: time.Second}
 	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Log: quietLog(),
 		LoopInterval: 20 * time.Millisecond, MeterInterval: 50 * time.Millisecond, Billing: &b})
 	if err != nil {

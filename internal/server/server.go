@@ -27,7 +27,7 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/executor"
 	"github.com/suanli/suanli/internal/seed"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 // Defaults.
@@ -49,12 +49,12 @@ type Config struct {
 	Log           *slog.Logger
 	LoopInterval  time.Duration
 	MeterInterval time.Duration   // 0 = control.DefaultMeterInterval
-	Billing       *sqlite.Billing // nil = sqlite.DefaultBilling (VAT 6 %, 10 min windows, 2 min grace)
+	Billing       *sqlstore.Billing // nil = sqlstore.DefaultBilling (VAT 6 %, 10 min windows, 2 min grace)
 }
 
 // Server is a running suanli process.
 type Server struct {
-	Store       *sqlite.Store
+	Store       *sqlstore.Store
 	Loop        *control.Loop
 	Hub         *agenthub.Hub // agent centers
 	URL         string        // http://host:port
@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, err := sqlstore.Open(ctx, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/suanli/suanli/internal/ledger"
 	"github.com/suanli/suanli/internal/meter"
 	"github.com/suanli/suanli/internal/settlement"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 // readCSV parses a report CSV (after its byte order mark) into rows.
@@ -66,7 +66,7 @@ func TestSettlementReports(t *testing.T) {
 	prov := client.New(s.URL, s.Credentials.Provider.Token)
 	tid := s.Credentials.Tenant.OrgID
 
-	v, err := s.Store.CreateVoucherScheme(ctx, sqlite.VoucherScheme{Name: "bj-2026", Issuer: "北京市经济和信息化局",
+	v, err := s.Store.CreateVoucherScheme(ctx, sqlstore.VoucherScheme{Name: "bj-2026", Issuer: "北京市经济和信息化局",
 		ShareBPS: 2000, DomesticShareBPS: 3000, CapPerTenantYear: 1000 * core.MicrosPerYuan, Budget: 10_000 * core.MicrosPerYuan,
 		ValidFrom: time.Now().Add(-time.Hour), ValidUntil: time.Now().Add(365 * 24 * time.Hour)}, s.Credentials.Operator.OrgID)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestSettlementReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	commAcct, _ := s.Store.Account(ctx, ledger.CommissionID)
-	funder, _ := s.Store.Account(ctx, sqlite.FunderReceivableID(v.ID))
+	funder, _ := s.Store.Account(ctx, sqlstore.FunderReceivableID(v.ID))
 	if rep.Totals.Charges != cost || rep.Totals.Commission != comm-rc || rep.Totals.VAT != vat-rv ||
 		rep.Totals.Commission != commAcct.CreditsPosted-commAcct.DebitsPosted || rep.Totals.Voucher != voucher {
 		t.Errorf("operator totals %+v; want charges %d commission %d (ledger %d) vat %d", rep.Totals, cost, comm-rc,

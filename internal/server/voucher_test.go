@@ -12,7 +12,7 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/meter"
 	"github.com/suanli/suanli/internal/store"
-	"github.com/suanli/suanli/internal/store/sqlite"
+	"github.com/suanli/suanli/internal/store/sqlstore"
 )
 
 func scheme(t *testing.T, op *client.Client, name string, capYear, budget core.Micros, kinds ...core.CenterKind) store.VoucherScheme {
@@ -79,7 +79,7 @@ func TestVouchers(t *testing.T) {
 		t.Errorf("after the grant ran out, voucher paid %d", got4.Charges.VoucherMicros)
 	}
 	// The funding body owes exactly what was redeemed.
-	recv, _ := s.Store.Account(ctx, sqlite.FunderReceivableID(v.ID))
+	recv, _ := s.Store.Account(ctx, sqlstore.FunderReceivableID(v.ID))
 	if recv.DebitsPosted != grant {
 		t.Errorf("funder receivable %d, want %d", recv.DebitsPosted, grant)
 	}

@@ -1,9 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -189,7 +188,7 @@ func (s *Store) RecordPayout(ctx context.Context, p Payout, actor string) (Payou
 		if _, err := t.ExecContext(ctx, `INSERT INTO payouts(id, provider_org_id, period_start, period_end, amount, reference,
 			created_by, created_at) VALUES (?,?,?,?,?,?,?,?)`, p.ID, p.ProviderOrgID, ms(p.PeriodStart), ms(p.PeriodEnd),
 			int64(p.Amount), p.Reference, actor, ms(t.now)); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUnique(err) {
 				return core.Errorf(core.EConflict, "a payout for this provider and period exists")
 			}
 			return err

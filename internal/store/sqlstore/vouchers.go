@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func (s *Store) CreateVoucherScheme(ctx context.Context, v VoucherScheme, actor 
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, v.ID, v.Name, v.Issuer, v.ShareBPS, v.DomesticShareBPS,
 			int64(v.CapPerTenantYear), int64(v.Budget), ms(v.ValidFrom), ms(v.ValidUntil), strings.Join(kinds, ","),
 			strings.Join(v.EligibleCenters, ","), actor, ms(t.now)); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUnique(err) {
 				return core.Errorf(core.EConflict, "a voucher scheme named %q exists", v.Name)
 			}
 			return err

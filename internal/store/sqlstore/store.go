@@ -2,7 +2,7 @@
 // one writer connection (SQLite allows one writer; IMMEDIATE transactions
 // take the write lock up front so two writers never deadlock on upgrade)
 // and a small pool of readers.
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -23,13 +23,24 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+//go:embed migrations_pg/*.sql
+var migrationsPG embed.FS
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectPostgres
+)
+
 // readersMax bounds the read pool.
 const readersMax = 4
 
 // Store is the SQLite store.
 type Store struct {
-	w       *sql.DB // the single writer
-	r       *sql.DB // readers
+	w       *sql.DB // the single writer (SQLite); the pool (PostgreSQL)
+	r       *sql.DB // readers (the same pool on PostgreSQL)
+	dialect dialect
 	Now     func() time.Time
 	Billing Billing
 }
@@ -66,6 +77,9 @@ func open(ctx context.Context, dir, synchronous string) (*Store, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	if s.dialect == dialectPostgres {
+		return s.migratePostgres(ctx)
+	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, mustSub(migrations, "migrations"))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -78,6 +92,9 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -85,7 +102,8 @@ func (s *Store) Close() error {
 // transaction writes has the same timestamp.
 type tx struct {
 	*sql.Tx
-	now time.Time
+	now     time.Time
+	dialect dialect
 }
 
 // update runs fn in one write transaction, committing if fn returns nil.
@@ -94,7 +112,13 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&tx{Tx: t, now: s.Now()}); err != nil {
+	if s.dialect == dialectPostgres {
+		if _, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(writeLockKey)); err != nil {
+			_ = t.Rollback()
+			return fmt.Errorf("write lock: %w", err)
+		}
+	}
+	if err := fn(&tx{Tx: t, now: s.Now(), dialect: s.dialect}); err != nil {
 		_ = t.Rollback() // the fn error is the one that matters
 		return err
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -33,11 +33,7 @@ func setup(t *testing.T) fixture { return setupSync(t, "FULL") }
 func setupSync(t *testing.T, synchronous string) fixture {
 	t.Helper()
 	ctx := context.Background()
-	s, err := open(ctx, t.TempDir(), synchronous)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := testStore(t, synchronous)
 	s.Billing.Window = 24 * time.Hour // single holds unless a test rolls
 	if err := s.EnsureSystemAccounts(ctx); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -138,7 +138,7 @@ func (s *Store) usageTotal(ctx context.Context, j core.Job) (core.Micros, error)
 }
 
 func (s *Store) verifyGrants(ctx context.Context, add func(string, ...any)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT g.scheme_id, g.tenant_org_id, g.year, SUM(g.amount), v.cap_per_tenant_year
+	rows, err := s.r.QueryContext(ctx, `SELECT g.scheme_id, g.tenant_org_id, g.year, SUM(g.amount), MAX(v.cap_per_tenant_year)
 		FROM voucher_grants g JOIN voucher_schemes v ON v.id = g.scheme_id GROUP BY g.scheme_id, g.tenant_org_id, g.year`)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -34,7 +33,7 @@ func (s *Store) CreateOrg(ctx context.Context, name, creditCode string, role cor
 		o.CreatedAt = t.now
 		if _, err := t.ExecContext(ctx, `INSERT INTO orgs(id, name, credit_code, role, created_at) VALUES (?,?,?,?,?)`,
 			o.ID, o.Name, o.CreditCode, string(o.Role), ms(t.now)); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUnique(err) {
 				return core.Errorf(core.EConflict, "an organization with credit code %s exists", creditCode)
 			}
 			return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -294,7 +294,7 @@ func (p bundlePlan) write(ctx context.Context, t *tx, jobID string) error {
 	}
 	for id, n := range p.units {
 		if _, err := t.ExecContext(ctx, `INSERT INTO bundle_usage(job_id, bundle_id, units, value) VALUES (?,?,?,?)
-			ON CONFLICT(job_id, bundle_id) DO UPDATE SET units = units + excluded.units, value = value + excluded.value`,
+			ON CONFLICT(job_id, bundle_id) DO UPDATE SET units = bundle_usage.units + excluded.units, value = bundle_usage.value + excluded.value`,
 			jobID, id, n, int64(p.value[id])); err != nil {
 			return err
 		}

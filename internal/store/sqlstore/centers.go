@@ -1,11 +1,10 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/suanli/suanli/internal/core"
 )
@@ -40,7 +39,7 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 			c.ID, c.Name, c.DisplayName, string(c.Kind), c.Region, c.PUEMilli, c.GreenPercent, b2i(c.Domestic),
 			c.ProviderOrgID, c.Executor, c.Status, int64(c.Prices.CoreHour), int64(c.Prices.MemGiBHour),
 			c.NominalPFLOPS, c.Source, ms(t.now), int64(c.Prices.StorageGiBHour), int64(c.Prices.EgressGiB)); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUnique(err) {
 				return core.Errorf(core.EConflict, "center %q exists", c.Name)
 			}
 			return err
@@ -175,7 +174,7 @@ func (s *Store) SetCenterStatus(ctx context.Context, id, status string) error {
 // scheduler's snapshot) know to reload it.
 func (t *tx) bumpTopology(ctx context.Context) error {
 	_, err := t.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES ('topology_version', '1')
-		ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)
+		ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT)`)
 	return err
 }
 

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -184,7 +184,7 @@ func (s *Store) readLedger(ctx context.Context) ([]ledger.Account, []ledger.Tran
 		return nil, nil, err
 	}
 	defer t.Rollback() //nolint:errcheck // read-only
-	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts`)
+	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,7 +407,7 @@ type batchStmts [stmtCount]*sql.Stmt
 // to be used in many transactions; the caller closes them.
 func (s *Store) prepareBatchStmts(ctx context.Context) (*batchStmts, error) {
 	var p batchStmts
-	for i, q := range batchSQL {
+	for i, q := range batchSQLFor(s.dialect) {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			p.close()
@@ -461,6 +461,23 @@ var batchSQL = [stmtCount]string{
 	stmtPrefetchTransfers:   `SELECT ` + transferCols + ` FROM transfers WHERE id IN (SELECT value FROM json_each(?))`,
 	stmtPrefetchResolutions: `SELECT ` + transferCols + ` FROM transfers WHERE pending_id IN (SELECT value FROM json_each(?)) AND pending_id <> ''`,
 	stmtPrefetchAccounts:    `SELECT ` + accountCols + ` FROM accounts WHERE id IN (SELECT value FROM json_each(?))`,
+}
+
+// batchSQLPG is batchSQL for PostgreSQL, whose JSON array function has
+// another name.
+var batchSQLPG = func() [stmtCount]string {
+	q := batchSQL
+	for _, i := range []int{stmtPrefetchTransfers, stmtPrefetchResolutions, stmtPrefetchAccounts} {
+		q[i] = strings.Replace(q[i], "json_each(?)", "json_array_elements_text(CAST(? AS json))", 1)
+	}
+	return q
+}()
+
+func batchSQLFor(d dialect) *[stmtCount]string {
+	if d == dialectPostgres {
+		return &batchSQLPG
+	}
+	return &batchSQL
 }
 
 var _ ledger.Tx = (*batchTx)(nil)
@@ -581,7 +598,7 @@ func (b *batchTx) stmt(ctx context.Context, i int) (*sql.Stmt, error) {
 		if b.prepared != nil {
 			st = b.t.StmtContext(ctx, b.prepared[i]) // reuses the statement prepared on the connection
 		} else {
-			st, err = b.t.PrepareContext(ctx, batchSQL[i])
+			st, err = b.t.PrepareContext(ctx, batchSQLFor(b.t.dialect)[i])
 		}
 		if err != nil {
 			return nil, err
