@@ -44,6 +44,7 @@ type Agent struct {
 
 	nodesHash string               // of the last node list the server accepted
 	uploaded  map[backend.Key]bool // ended runs whose final logs went up
+	lastTook  time.Duration        // how long the last sync took
 }
 
 // Run syncs until ctx ends. Errors are logged and retried with backoff; a
@@ -91,6 +92,8 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 	if a.uploaded == nil {
 		a.uploaded = map[backend.Key]bool{}
 	}
+	t0 := time.Now()
+	defer func() { a.lastTook = time.Since(t0) }()
 	runs, err := a.Backend.Runs(ctx)
 	if err != nil {
 		// Without the backend the agent cannot vouch for any run; staying
@@ -100,7 +103,11 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 	if len(runs) > agentproto.RunsMax {
 		return false, fmt.Errorf("the backend reports %d runs, more than %d", len(runs), agentproto.RunsMax)
 	}
-	req := agentproto.SyncRequest{Backend: a.BackendName, IntervalMs: a.interval().Milliseconds(), Runs: make([]agentproto.RunReport, 0, len(runs))}
+	// The server waits 3 periods for the next sync; a period is the
+	// interval plus the time a sync takes (a busy Slurm controller can
+	// take seconds to answer).
+	period := a.interval() + a.lastTook
+	req := agentproto.SyncRequest{Backend: a.BackendName, IntervalMs: period.Milliseconds(), Runs: make([]agentproto.RunReport, 0, len(runs))}
 	for _, r := range runs {
 		if r.State.Terminal() && !a.uploaded[r.Key] {
 			// Final logs go up before the end is reported, so a job never
@@ -160,6 +167,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 	for _, l := range resp.Logs {
 		a.upload(ctx, l.Key())
 	}
+	a.Log.Debug("synced", "center", a.Center, "runs", len(req.Runs), "took", time.Since(t0))
 	return len(resp.Start)+len(resp.Cancel) > 0, nil
 }
 

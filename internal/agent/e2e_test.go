@@ -17,6 +17,8 @@ import (
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/executor"
 	"github.com/suanli/suanli/internal/server"
+	"github.com/suanli/suanli/internal/slurm"
+	"github.com/suanli/suanli/internal/slurm/slurmtest"
 )
 
 // agentInterval is short so that losing an agent (3 intervals, at least
@@ -51,7 +53,13 @@ type harness struct {
 	done    chan struct{}
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quietLog discards logs unless SUANLI_TEST_LOG=1.
+func quietLog() *slog.Logger {
+	if os.Getenv("SUANLI_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func newHarness(t *testing.T, bc backendCase) *harness {
 	t.Helper()
@@ -72,6 +80,7 @@ func newHarness(t *testing.T, bc backendCase) *harness {
 	if err != nil {
 		t.Fatalf("create center: %v", err)
 	}
+	t.Cleanup(h.stopAgent) // before the server closes (cleanups run last first)
 	return h
 }
 
@@ -90,7 +99,6 @@ func (h *harness) startAgent(t *testing.T) {
 	h.mu.Lock()
 	h.backend, h.stop, h.done = b, cancel, done
 	h.mu.Unlock()
-	t.Cleanup(func() { h.stopAgent() })
 }
 
 func (h *harness) stopAgent() {
@@ -323,7 +331,9 @@ func exercise(t *testing.T, bc backendCase) {
 		j := h.submit(t, h.job("moves", "sleep 3; echo moved", 3*time.Second, 0, 1, 0))
 		j = h.waitState(t, j.ID, 60*time.Second, core.JobRunning)
 		if j.Center != h.center {
-			t.Fatalf("job went to %s, want the cheapest center %s", j.Center, h.center)
+			v, _ := h.operator.Center(ctx, h.center)
+			t.Fatalf("job went to %s, want the cheapest center %s (%s: %s %q, %d/%d nodes ready, %+v)", j.Center, h.center,
+				h.center, v.Status, v.StatusReason, v.Stats.ReadyNodes, v.Stats.Nodes, v.Stats)
 		}
 		h.stopAgent()
 		if !bc.survivesRestart {
@@ -378,3 +388,16 @@ func TestAgentLocal(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+func TestAgentSlurm(t *testing.T) {
+	c := slurmtest.Start(t)
+	work := t.TempDir()
+	exercise(t, backendCase{name: "slurm", kind: core.KindHPC, accelModel: "A100", commands: true, survivesRestart: true,
+		open: func(t *testing.T) backend.Backend {
+			b, err := slurm.New(slurm.Options{Runner: slurm.Exec{Conf: c.Conf}, WorkDir: work})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}})
+}

@@ -25,7 +25,7 @@ const (
 	// LogWait bounds how long a log request waits for the agent's upload.
 	LogWait = 5 * time.Second
 	// TimeoutMin and TimeoutMax bound the heartbeat timeout agents ask for.
-	TimeoutMin = time.Second
+	TimeoutMin = 2 * time.Second
 	TimeoutMax = 30 * time.Minute
 )
 
@@ -297,7 +297,13 @@ func (h *Hub) apply(ctx context.Context, c core.Center, j core.Job, r agentproto
 	}
 	res := store.Result{State: jobState(r.State), ExitCode: r.ExitCode, Reason: r.Reason}
 	for _, rs := range r.Replicas {
-		res.Replicas = append(res.Replicas, store.ReplicaResult{Index: rs.Index, ExitCode: rs.ExitCode, UsageMs: max(rs.WallMs, 0)})
+		wall := max(rs.WallMs, 0)
+		if wall == 0 && r.StartedAt != nil {
+			// Backends that count whole seconds (Slurm) report a sub-second
+			// run as 0; it ran, so it pays for the second it started.
+			wall = 1
+		}
+		res.Replicas = append(res.Replicas, store.ReplicaResult{Index: rs.Index, ExitCode: rs.ExitCode, UsageMs: wall})
 	}
 	if res.Reason == "" {
 		res.Reason = fmt.Sprintf("%s on %s", r.State, c.Name)

@@ -105,10 +105,11 @@ func centerCreateCmd(g *globals) *cobra.Command {
 
 // backendFlags hold every backend's flags; only the chosen backend's are used.
 type backendFlags struct {
-	name     string
-	workDir  string
-	local    localFlags
-	backends map[string]func(ctx context.Context, f *backendFlags) (backend.Backend, error)
+	name    string
+	workDir string
+	local   localFlags
+	slurm   slurmFlags
+	kube    kubeFlags
 }
 
 type localFlags struct {
@@ -116,9 +117,9 @@ type localFlags struct {
 	accelCount int64
 }
 
-// agentBackends maps --backend to its constructor; slurm and kubernetes
-// add themselves in agent_backends.go.
+// agentBackends maps --backend to its constructor.
 var agentBackends = map[string]func(ctx context.Context, f *backendFlags) (backend.Backend, error){
+	"slurm": newSlurmBackend,
 	"local": func(_ context.Context, f *backendFlags) (backend.Backend, error) {
 		n := seed.LocalNode()
 		if f.local.accelCount > 0 {

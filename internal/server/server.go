@@ -48,7 +48,7 @@ type Config struct {
 	CommissionBPS *int64 // nil keeps the stored value (DefaultCommissionBPS on first start)
 	Log           *slog.Logger
 	LoopInterval  time.Duration
-	MeterInterval time.Duration   // 0 = control.DefaultMeterInterval
+	MeterInterval time.Duration     // 0 = control.DefaultMeterInterval
 	Billing       *sqlstore.Billing // nil = sqlstore.DefaultBilling (VAT 6 %, 10 min windows, 2 min grace)
 }
 

@@ -76,7 +76,7 @@ func isUnique(err error) bool {
 	if errors.As(err, &pe) {
 		return pe.Code == "23505"
 	}
-	return err != nil && isUnique(err)
+	return err != nil && strings.Contains(err.Error(), "UNIQUE")
 }
 
 // Retryable reports whether err is a transient database failure (the
