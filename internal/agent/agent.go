@@ -140,11 +140,13 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 	if req.Nodes != nil {
 		a.nodesHash = hash
 	}
+	acted := 0 // runs started or cancelled: report their new state soon
 	for _, c := range resp.Cancel {
 		if err := a.Backend.Cancel(ctx, c.Key()); err != nil {
 			a.Log.Error("cancel", "run", c.Key().String(), "err", err)
 			continue
 		}
+		acted++
 		a.Log.Info("cancelled", "run", c.Key().String(), "why", c.Reason)
 	}
 	for _, s := range resp.Start {
@@ -155,6 +157,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 			a.Log.Error("submit", "run", s.Key().String(), "err", err)
 			continue
 		}
+		acted++
 		a.Log.Info("submitted", "run", s.Key().String(), "backend_id", id)
 	}
 	for _, f := range resp.Forget {
@@ -168,7 +171,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (busy bool, err error) {
 		a.upload(ctx, l.Key())
 	}
 	a.Log.Debug("synced", "center", a.Center, "runs", len(req.Runs), "took", time.Since(t0))
-	return len(resp.Start)+len(resp.Cancel) > 0, nil
+	return acted > 0, nil
 }
 
 func (a *Agent) upload(ctx context.Context, k backend.Key) {

@@ -16,6 +16,8 @@ import (
 	"github.com/suanli/suanli/internal/client"
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/executor"
+	"github.com/suanli/suanli/internal/kube"
+	"github.com/suanli/suanli/internal/kube/kubetest"
 	"github.com/suanli/suanli/internal/server"
 	"github.com/suanli/suanli/internal/slurm"
 	"github.com/suanli/suanli/internal/slurm/slurmtest"
@@ -28,9 +30,9 @@ const agentInterval = 100 * time.Millisecond
 // backendCase describes one backend for the shared end-to-end scenarios.
 type backendCase struct {
 	name string
-	// open returns a fresh backend over the same system; called again to
-	// model an agent restart.
-	open func(t *testing.T) backend.Backend
+	// open returns a fresh backend over the same system, living until ctx
+	// ends (the agent's life); called again to model an agent restart.
+	open func(ctx context.Context, t *testing.T) backend.Backend
 	kind core.CenterKind
 	// accelModel is the catalog model of the backend's accelerators.
 	accelModel string
@@ -88,8 +90,8 @@ func newHarness(t *testing.T, bc backendCase) *harness {
 // test's end.
 func (h *harness) startAgent(t *testing.T) {
 	t.Helper()
-	b := h.bc.open(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	b := h.bc.open(ctx, t)
 	done := make(chan struct{})
 	a := &agent.Agent{Server: h.provider, Center: h.center, Backend: b, BackendName: h.bc.name, Interval: agentInterval, Log: quietLog()}
 	go func() {
@@ -381,7 +383,7 @@ func exercise(t *testing.T, bc backendCase) {
 
 func TestAgentLocal(t *testing.T) {
 	exercise(t, backendCase{name: "local", kind: core.KindGeneral, accelModel: "A100", commands: true,
-		open: func(t *testing.T) backend.Backend {
+		open: func(_ context.Context, t *testing.T) backend.Backend {
 			return executor.NewLocalBackend(t.TempDir(), core.Node{Name: "agent-host", CPUMilli: 8000, MemMiB: 16384,
 				AccelModel: "A100", AccelCount: 8})
 		}})
@@ -393,9 +395,24 @@ func TestAgentSlurm(t *testing.T) {
 	c := slurmtest.Start(t)
 	work := t.TempDir()
 	exercise(t, backendCase{name: "slurm", kind: core.KindHPC, accelModel: "A100", commands: true, survivesRestart: true,
-		open: func(t *testing.T) backend.Backend {
+		open: func(_ context.Context, t *testing.T) backend.Backend {
 			b, err := slurm.New(slurm.Options{Runner: slurm.Exec{Conf: c.Conf}, WorkDir: work})
 			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}})
+}
+
+func TestAgentKubernetes(t *testing.T) {
+	c := kubetest.Start(t)
+	exercise(t, backendCase{name: "kubernetes", kind: core.KindAI, accelModel: "A100", commands: false, survivesRestart: true,
+		open: func(ctx context.Context, t *testing.T) backend.Backend {
+			b, err := kube.New(kube.Config{Client: c.Clientset, Tolerations: kubetest.Tolerations()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
 			return b

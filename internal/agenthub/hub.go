@@ -1,8 +1,9 @@
 // Package agenthub is the server's side of `suanli agent`: it answers each
-// agent's sync from the store (what the center must run), feeds what the
-// agent reports into the store and the control loop (starts, usage,
-// outcomes), and gives a silent center's work to others. To the control
-// loop it is the Runner of agent centers.
+// agent's sync from the store (what the center must run), writes what the
+// agent reports to the store (starts, usage, ends, logs), and gives a
+// silent center's work to others. Every decision reads the store, not this
+// process's memory, so any server replica can answer any agent; the control
+// loop only places jobs on agent centers and, as leader, calls Reap.
 package agenthub
 
 import (
@@ -15,7 +16,6 @@ import (
 	"github.com/suanli/suanli/internal/agentproto"
 	"github.com/suanli/suanli/internal/backend"
 	"github.com/suanli/suanli/internal/core"
-	"github.com/suanli/suanli/internal/executor"
 	"github.com/suanli/suanli/internal/store"
 )
 
@@ -43,25 +43,28 @@ type Store interface {
 	SaveLogs(ctx context.Context, jobID string, attempt int, text string) error
 	JobLogs(ctx context.Context, jobID string) (string, time.Time, error)
 	Meter(ctx context.Context, jobID string, totals map[int]int64, commissionBPS int64) (store.MeterStatus, error)
+	FinishJob(ctx context.Context, jobID string, r store.Result, commissionBPS int64) (core.Job, error)
 }
 
-// run is what the hub knows of one job's current attempt.
+// run is what this replica knows of one job's current attempt: only
+// caches and throttles, never the truth.
 type run struct {
-	attempt  int
-	usage    map[int]int64 // replica → wall ms, as last reported
-	cancel   bool          // the tenant asked to cancel
-	reported bool          // the outcome went to the loop
+	center    string
+	attempt   int
+	usage     map[int]int64 // replica → wall ms, as last reported here
+	meteredAt time.Time     // when this replica last metered it
 }
 
-// Hub connects agent centers to the control loop. It is safe for
-// concurrent use by API requests and the loop.
+// Hub serves agent centers. It is safe for concurrent use.
 type Hub struct {
 	Store         Store
-	Outcomes      chan<- executor.Outcome
 	CommissionBPS int64
 	Log           *slog.Logger
-	// Now is the clock (tests move it); nil means time.Now.
-	Now func() time.Time
+	// MeterInterval is how often a running job's reported usage is metered
+	// (recorded and, for long jobs, captured in rolling windows).
+	MeterInterval time.Duration
+	// OnFinish observes jobs that end through an agent (metrics); may be nil.
+	OnFinish func(core.Job)
 
 	mu       sync.Mutex
 	runs     map[string]*run            // by job ID
@@ -69,61 +72,11 @@ type Hub struct {
 	wantAt   map[string]map[string]bool // center ID → job IDs whose logs are wanted
 }
 
-// New returns a hub that sends outcomes to the control loop.
-func New(st Store, outcomes chan<- executor.Outcome, commissionBPS int64, log *slog.Logger) *Hub {
-	return &Hub{Store: st, Outcomes: outcomes, CommissionBPS: commissionBPS, Log: log,
+// New returns a hub.
+func New(st Store, commissionBPS int64, meterInterval time.Duration, log *slog.Logger) *Hub {
+	return &Hub{Store: st, CommissionBPS: commissionBPS, MeterInterval: meterInterval, Log: log,
 		runs: map[string]*run{}, logsWant: map[string]chan struct{}{}, wantAt: map[string]map[string]bool{}}
 }
-
-func (h *Hub) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-// Start notes a placed run; the center's agent picks it up at its next
-// sync (the store is the source of what to run, so nothing is lost when
-// the server restarts between placement and sync).
-func (h *Hub) Start(_ context.Context, r executor.Run) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if cur := h.runs[r.JobID]; cur == nil || cur.attempt != r.Attempt {
-		h.runs[r.JobID] = &run{attempt: r.Attempt}
-	}
-	return nil
-}
-
-// Cancel asks the center's agent to stop the run at its next sync.
-func (h *Hub) Cancel(jobID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.runs[jobID]
-	if r == nil {
-		return false
-	}
-	r.cancel = true
-	return true
-}
-
-// Usage returns each replica's wall time as the agent last reported it.
-func (h *Hub) Usage(jobID string) (map[int]int64, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.runs[jobID]
-	if r == nil {
-		return nil, false
-	}
-	out := make(map[int]int64, len(r.usage))
-	for k, v := range r.usage {
-		out[k] = v
-	}
-	return out, true
-}
-
-// StartsAsync tells the loop that a run is running only once its agent
-// says so.
-func (h *Hub) StartsAsync() bool { return true }
 
 // Authorize checks that p may act for the center: its provider or the
 // operator. Another provider's center is not found.
@@ -213,7 +166,7 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 		if err := h.apply(ctx, c, j, r); err != nil {
 			return resp, err
 		}
-		if !r.State.Terminal() && h.cancelWanted(j.ID) {
+		if !r.State.Terminal() && j.CancelRequested {
 			ref.Reason = "cancelled by its tenant"
 			resp.Cancel = append(resp.Cancel, ref)
 		}
@@ -222,13 +175,12 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 		if seen[j.ID] {
 			continue
 		}
-		if h.cancelWanted(j.ID) {
+		if j.CancelRequested {
 			// The tenant cancelled and the center's system has no run: end
-			// it here, nothing ran (or what ran was already metered).
-			h.report(ctx, j, store.Result{State: core.JobCancelled, Reason: "cancelled before it ran on " + c.Name})
+			// it here; what ran before was metered already.
+			h.finish(ctx, j, store.Result{State: core.JobCancelled, Reason: "cancelled before it ran on " + c.Name})
 			continue
 		}
-		h.track(j)
 		resp.Start = append(resp.Start, agentproto.RunOrder{JobID: j.ID, Attempt: j.Attempt, TenantID: j.TenantOrgID,
 			Spec: j.Spec, Placements: j.Placements})
 	}
@@ -246,17 +198,10 @@ func (h *Hub) track(j core.Job) *run {
 	defer h.mu.Unlock()
 	r := h.runs[j.ID]
 	if r == nil || r.attempt != j.Attempt {
-		r = &run{attempt: j.Attempt}
+		r = &run{center: j.CenterID, attempt: j.Attempt}
 		h.runs[j.ID] = r
 	}
 	return r
-}
-
-func (h *Hub) cancelWanted(jobID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.runs[jobID]
-	return r != nil && r.cancel
 }
 
 // apply records one report of a job's current attempt.
@@ -293,6 +238,7 @@ func (h *Hub) apply(ctx context.Context, c core.Center, j core.Job, r agentproto
 		}
 	}
 	if !r.State.Terminal() {
+		h.meter(ctx, j, tr)
 		return nil
 	}
 	res := store.Result{State: jobState(r.State), ExitCode: r.ExitCode, Reason: r.Reason}
@@ -308,29 +254,62 @@ func (h *Hub) apply(ctx context.Context, c core.Center, j core.Job, r agentproto
 	if res.Reason == "" {
 		res.Reason = fmt.Sprintf("%s on %s", r.State, c.Name)
 	}
-	h.report(ctx, j, res)
+	h.finish(ctx, j, res)
 	return nil
 }
 
-// report sends a run's outcome to the control loop once per process; a
-// repeat after a restart is refused by the store as a conflict.
-func (h *Hub) report(ctx context.Context, j core.Job, res store.Result) {
-	tr := h.track(j)
+// meter records a running job's reported usage every MeterInterval (and
+// captures rolling windows); a wallet that stays short past its grace
+// period gets the job cancelled.
+func (h *Hub) meter(ctx context.Context, j core.Job, tr *run) {
 	h.mu.Lock()
-	done := tr.reported
-	tr.reported = true
+	due := time.Since(tr.meteredAt) >= h.MeterInterval && len(tr.usage) > 0 && j.State == core.JobRunning
+	totals := make(map[int]int64, len(tr.usage))
+	for k, v := range tr.usage {
+		totals[k] = v
+	}
+	if due {
+		tr.meteredAt = time.Now()
+	}
 	h.mu.Unlock()
-	if done {
+	if !due {
 		return
 	}
+	st, err := h.Store.Meter(ctx, j.ID, totals, h.CommissionBPS)
+	if err != nil {
+		h.Log.Error("meter an agent run", "job", j.ID, "err", err)
+		return
+	}
+	if st.Short && !time.Now().Before(st.StopAt) && !j.CancelRequested {
+		h.Log.Warn("stopping a job whose wallet ran dry", "job", j.ID)
+		// The agent gets the cancel at its next sync; FinishJob records
+		// what ran, charged up to the last report.
+		if _, err := h.Store.FinishJob(ctx, j.ID, store.Result{State: core.JobCancelled, Attempt: &j.Attempt,
+			Reason: "stopped: the wallet could not fund the next window and the grace period ended"}, h.CommissionBPS); err != nil {
+			h.Log.Error("stop a job whose wallet ran dry", "job", j.ID, "err", err)
+		}
+	}
+}
+
+// finish settles a run's end in the store. It is idempotent: a repeat
+// (the agent reports an end until told to forget it) is a conflict the
+// store refuses without effect.
+func (h *Hub) finish(ctx context.Context, j core.Job, res store.Result) {
 	attempt := j.Attempt
 	res.Attempt = &attempt
-	select {
-	case h.Outcomes <- executor.Outcome{JobID: j.ID, Result: res}:
-	case <-ctx.Done():
+	done, err := h.Store.FinishJob(ctx, j.ID, res, h.CommissionBPS)
+	switch {
+	case err == nil:
 		h.mu.Lock()
-		tr.reported = false
+		delete(h.runs, j.ID)
 		h.mu.Unlock()
+		if h.OnFinish != nil {
+			h.OnFinish(done)
+		}
+	case core.ErrorCode(err) == core.EConflict || core.ErrorCode(err) == core.ENotFound:
+	default:
+		// The next sync reports the end again.
+		h.Log.Error("finish an agent run", "job", j.ID, "err", err)
 	}
 }
 
@@ -358,16 +337,18 @@ func (h *Hub) prune(centerID string, active map[string]core.Job) {
 		}
 	}
 	for id, r := range h.runs {
-		if j, ok := active[id]; !ok && r.reported || ok && j.Attempt != r.attempt {
+		// Runs of this center no longer active; other centers' runs are
+		// pruned by their own syncs.
+		if j, ok := active[id]; ok && j.Attempt != r.attempt || !ok && r.center == centerID {
 			delete(h.runs, id)
 		}
 	}
 }
 
 // Reap gives the work of centers whose agent went silent to others: the
-// usage each run reported last is metered (charged once), then the store
-// requeues or fails the center's jobs. It returns the jobs it moved, which
-// the loop must forget.
+// usage each run last reported to this replica is metered (usage is
+// recorded once whatever replica reports it), then the store requeues or
+// fails the center's jobs. Only the leader calls it.
 func (h *Hub) Reap(ctx context.Context) ([]string, error) {
 	stale, err := h.Store.StaleAgentCenters(ctx)
 	if err != nil {
@@ -383,7 +364,16 @@ func (h *Hub) Reap(ctx context.Context) ([]string, error) {
 			if j.State != core.JobRunning {
 				continue
 			}
-			if totals, ok := h.Usage(j.ID); ok && len(totals) > 0 {
+			h.mu.Lock()
+			var totals map[int]int64
+			if r := h.runs[j.ID]; r != nil && r.attempt == j.Attempt {
+				totals = make(map[int]int64, len(r.usage))
+				for k, v := range r.usage {
+					totals[k] = v
+				}
+			}
+			h.mu.Unlock()
+			if len(totals) > 0 {
 				if _, err := h.Store.Meter(ctx, j.ID, totals, h.CommissionBPS); err != nil {
 					h.Log.Error("meter a lost run", "job", j.ID, "err", err)
 				}

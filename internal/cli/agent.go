@@ -119,7 +119,8 @@ type localFlags struct {
 
 // agentBackends maps --backend to its constructor.
 var agentBackends = map[string]func(ctx context.Context, f *backendFlags) (backend.Backend, error){
-	"slurm": newSlurmBackend,
+	"slurm":      newSlurmBackend,
+	"kubernetes": newKubeBackend,
 	"local": func(_ context.Context, f *backendFlags) (backend.Backend, error) {
 		n := seed.LocalNode()
 		if f.local.accelCount > 0 {

@@ -67,9 +67,8 @@ type Loop struct {
 	OnCycle func(d time.Duration, placed int)
 	// OnFinish observes each job that ends (for metrics); may be nil.
 	OnFinish func(j core.Job)
-	// Lost, when set, runs every cycle and returns jobs whose runs were
-	// lost with their center and moved by the store (requeued or failed);
-	// the loop forgets it started them.
+	// Lost, when set, runs every cycle: it moves the work of centers found
+	// lost (agenthub.Reap) and returns the jobs it moved.
 	Lost func(ctx context.Context) ([]string, error)
 
 	// MeterInterval is how often running jobs' usage is recorded (and
@@ -426,8 +425,8 @@ func (l *Loop) start(ctx context.Context) error {
 		exec[c.ID], names[c.ID] = c.Executor, c.Name
 	}
 	for _, j := range jobs {
-		if l.running[j.ID] {
-			continue
+		if l.running[j.ID] || exec[j.CenterID] == core.ExecutorAgent {
+			continue // agent centers' agents pull their work themselves (agenthub)
 		}
 		r := l.Runners[exec[j.CenterID]]
 		if r == nil {
@@ -443,9 +442,6 @@ func (l *Loop) start(ctx context.Context) error {
 			continue
 		}
 		l.running[j.ID] = true
-		if a, ok := r.(interface{ StartsAsync() bool }); ok && a.StartsAsync() {
-			continue // its runner marks it running when the run really starts
-		}
 		if j.State == core.JobScheduled {
 			msg := fmt.Sprintf("started %d replicas on %s", len(j.Placements), names[j.CenterID])
 			if exec[j.CenterID] == core.ExecutorSimulated {

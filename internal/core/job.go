@@ -172,26 +172,29 @@ func (s *JobSpec) Attempts() int {
 
 // Job is a batch job: a gang of replicas that start together.
 type Job struct {
-	ID          string      `json:"id"`
-	Seq         int64       `json:"seq"` // submission order, for FIFO
-	TenantOrgID string      `json:"tenant_org_id"`
-	Spec        JobSpec     `json:"spec"`
-	State       JobState    `json:"state"`
-	CenterID    string      `json:"center_id,omitempty"`
-	Attempt     int         `json:"attempt"`
-	BackendID   string      `json:"backend_id,omitempty"` // the run's id in the center's own system (Slurm job id, Kubernetes Job)
-	HoldMicros  Micros      `json:"hold_micros"`          // amount of the current hold
-	HoldSeq     int         `json:"hold_seq"`             // rolling holds are numbered from 0
-	CostMicros  Micros      `json:"cost_micros"`          // charged so far (all of it once the job ended)
-	Charges     Charges     `json:"charges"`
-	UsageMs     int64       `json:"usage_ms"` // wall time of the gang, summed over replicas
-	ExitCode    *int        `json:"exit_code,omitempty"`
-	Reason      string      `json:"reason,omitempty"` // why it is pending, or why it ended
-	Placements  []Placement `json:"placements,omitempty"`
-	SubmittedAt time.Time   `json:"submitted_at"`
-	ScheduledAt *time.Time  `json:"scheduled_at,omitempty"`
-	StartedAt   *time.Time  `json:"started_at,omitempty"`
-	FinishedAt  *time.Time  `json:"finished_at,omitempty"`
+	ID          string   `json:"id"`
+	Seq         int64    `json:"seq"` // submission order, for FIFO
+	TenantOrgID string   `json:"tenant_org_id"`
+	Spec        JobSpec  `json:"spec"`
+	State       JobState `json:"state"`
+	CenterID    string   `json:"center_id,omitempty"`
+	Attempt     int      `json:"attempt"`
+	BackendID   string   `json:"backend_id,omitempty"` // the run's id in the center's own system (Slurm job id, Kubernetes Job)
+	// CancelRequested: the tenant asked to cancel and the run is being
+	// stopped.
+	CancelRequested bool        `json:"cancel_requested,omitempty"`
+	HoldMicros      Micros      `json:"hold_micros"` // amount of the current hold
+	HoldSeq         int         `json:"hold_seq"`    // rolling holds are numbered from 0
+	CostMicros      Micros      `json:"cost_micros"` // charged so far (all of it once the job ended)
+	Charges         Charges     `json:"charges"`
+	UsageMs         int64       `json:"usage_ms"` // wall time of the gang, summed over replicas
+	ExitCode        *int        `json:"exit_code,omitempty"`
+	Reason          string      `json:"reason,omitempty"` // why it is pending, or why it ended
+	Placements      []Placement `json:"placements,omitempty"`
+	SubmittedAt     time.Time   `json:"submitted_at"`
+	ScheduledAt     *time.Time  `json:"scheduled_at,omitempty"`
+	StartedAt       *time.Time  `json:"started_at,omitempty"`
+	FinishedAt      *time.Time  `json:"finished_at,omitempty"`
 }
 
 // Charges is how a job's cost so far was paid and split. Paid: voucher +

@@ -132,15 +132,16 @@ func (s *Server) open(ctx context.Context) error {
 	outcomes := make(chan executor.Outcome, executor.OutcomeQueueMax)
 	s.local = executor.NewLocal(cfg.DataDir, outcomes)
 	s.sim = executor.NewSimulated(cfg.DataDir, outcomes)
-	s.Hub = agenthub.New(st, outcomes, bps, cfg.Log)
-	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim,
-		core.ExecutorAgent: s.Hub}, outcomes, bps, cfg.Log)
+	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim},
+		outcomes, bps, cfg.Log)
+	s.Hub = agenthub.New(st, bps, s.Loop.MeterInterval, cfg.Log)
 	s.Loop.Lost = s.Hub.Reap
 	if cfg.LoopInterval > 0 {
 		s.Loop.Interval = cfg.LoopInterval
 	}
 	if cfg.MeterInterval > 0 {
 		s.Loop.MeterInterval = cfg.MeterInterval
+		s.Hub.MeterInterval = cfg.MeterInterval
 	}
 	m := newMetrics(func(ctx context.Context) (map[core.JobState]int, error) { return st.JobCounts(ctx, "") })
 	s.Loop.OnCycle = func(d time.Duration, placed int) {
@@ -148,6 +149,7 @@ func (s *Server) open(ctx context.Context) error {
 		m.placed.Add(float64(placed))
 	}
 	s.Loop.OnFinish = func(j core.Job) { m.finished.WithLabelValues(string(j.State)).Inc() }
+	s.Hub.OnFinish = s.Loop.OnFinish
 
 	mux := http.NewServeMux()
 	apiSrv := &api.Server{Store: st, Money: st, CommissionBPS: bps, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,

@@ -92,17 +92,18 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
 	reason, submitted_at, scheduled_at, started_at, finished_at, hold_seq, capture_seq, voucher_micros, voucher_scheme_id,
-	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id`
+	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id, cancel_requested`
 
 func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var j core.Job
 	var spec, state string
 	var center sql.NullString
 	var exit, sched, started, finished sql.NullInt64
-	var hold, cost, submitted, voucher, vat, comm, prov, arrears int64
+	var hold, cost, submitted, voucher, vat, comm, prov, arrears, cancelReq int64
 	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
 		&j.Reason, &submitted, &sched, &started, &finished, &j.HoldSeq, &j.Charges.CaptureSeq, &voucher,
-		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID)
+		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID, &cancelReq)
+	j.CancelRequested = cancelReq == 1
 	j.Charges.VoucherMicros, j.Charges.VATMicros, j.Charges.CommissionMicros = core.Micros(voucher), core.Micros(vat), core.Micros(comm)
 	j.Charges.ProviderMicros, j.Charges.ArrearsMicros = core.Micros(prov), core.Micros(arrears)
 	if err != nil {
@@ -439,7 +440,10 @@ func (s *Store) CancelJob(ctx context.Context, jobID string) (ended bool, err er
 
 // CancelRequested returns active jobs with a pending cancel request.
 func (s *Store) CancelRequested(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM jobs WHERE cancel_requested = 1 AND state IN ('scheduled','running')`)
+	// Agent centers' jobs are stopped through their agent (agenthub), not
+	// by the control loop.
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM jobs WHERE cancel_requested = 1 AND state IN ('scheduled','running')
+		AND center_id NOT IN (SELECT id FROM centers WHERE executor = 'agent')`)
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +499,16 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 	}
 	for _, j := range lost {
 		why := fmt.Sprintf(cause, j.State)
+		if j.CancelRequested {
+			if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
+				return nil, nil, err
+			}
+			if err := t.finish(ctx, s, j, store.Result{State: core.JobCancelled, Reason: "cancelled; " + why}, 0); err != nil {
+				return nil, nil, err
+			}
+			failed = append(failed, j.ID)
+			continue
+		}
 		if j.Attempt+1 >= j.Spec.Attempts() {
 			if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
 				return nil, nil, err

@@ -179,39 +179,23 @@ func (s *Store) AuditLedger(ctx context.Context) ([]string, error) {
 }
 
 func (s *Store) readLedger(ctx context.Context) ([]ledger.Account, []ledger.Transfer, error) {
-	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	t, err := s.r.BeginTx(ctx, s.snapshot())
 	if err != nil {
 		return nil, nil, err
 	}
 	defer t.Rollback() //nolint:errcheck // read-only
-	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
-	if err != nil {
-		return nil, nil, err
+	return readLedgerIn(ctx, t)
+}
+
+// snapshot is the options of a read transaction that sees one consistent
+// state across its queries: SQLite's read transactions do; PostgreSQL's
+// default (read committed) does not.
+func (s *Store) snapshot() *sql.TxOptions {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == dialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
 	}
-	var accts []ledger.Account
-	for rows.Next() {
-		a, err := scanAccount(rows, "")
-		if err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		accts = append(accts, a)
-	}
-	rows.Close()
-	rows, err = t.QueryContext(ctx, `SELECT `+transferCols+` FROM transfers ORDER BY seq`)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	var ts []ledger.Transfer
-	for rows.Next() {
-		tr, err := scanTransfer(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		ts = append(ts, tr)
-	}
-	return accts, ts, rows.Err()
+	return opts
 }
 
 // TopUp credits a tenant's wallet from bank clearing. ref is the caller's

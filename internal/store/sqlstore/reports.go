@@ -33,7 +33,7 @@ func (f reportFilter) where(p settlement.Period) (string, []any) {
 
 // readTx runs fn in one read-only transaction (one snapshot).
 func (s *Store) readTx(ctx context.Context, fn func(q *sql.Tx) error) error {
-	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	t, err := s.r.BeginTx(ctx, s.snapshot())
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func (s *Store) allJobs(ctx context.Context) ([]core.Job, error) {
 }
 
 func (s *Store) usageTotal(ctx context.Context, j core.Job) (core.Micros, error) {
-	t, err := s.r.BeginTx(ctx, nil)
+	t, err := s.r.BeginTx(ctx, s.snapshot())
 	if err != nil {
 		return 0, err
 	}
