@@ -29,7 +29,13 @@ func upCmd(g *globals) *cobra.Command {
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg := server.Config{DataDir: g.data, Addr: addr, Log: log}
+			abs, err := filepath.Abs(g.data)
+			if err != nil {
+				return err
+			}
+			// One embedded server per data dir: a restart after a crash takes
+			// its own leader lease back at once.
+			cfg := server.Config{DataDir: g.data, Addr: addr, Log: log, LeaderID: "embedded:" + abs}
 			if cmd.Flags().Changed("commission-pct") {
 				bps := int64(commissionPct*100 + 0.5)
 				cfg.CommissionBPS = &bps
@@ -38,11 +44,11 @@ func upCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			abs, _ := filepath.Abs(filepath.Join(g.data, server.CredentialsFile)) // for display only
+			creds := filepath.Join(abs, server.CredentialsFile)
 			fmt.Fprintf(g.stdout, "suanli is up in %s\n", time.Since(t0).Round(time.Millisecond))
 			fmt.Fprintf(g.stdout, "  console:     %s/\n", s.URL)
 			fmt.Fprintf(g.stdout, "  API:         %s/api/v1  (OpenAPI: %s/openapi.json)\n", s.URL, s.URL)
-			fmt.Fprintf(g.stdout, "  credentials: %s\n", abs)
+			fmt.Fprintf(g.stdout, "  credentials: %s\n", creds)
 			fmt.Fprintf(g.stdout, "  try:         go run ./cmd/suanli job submit --center local --cpu 1000 --mem 256 --cmd 'echo hello' --wait\n")
 			<-ctx.Done()
 			fmt.Fprintln(g.stdout, "shutting down")

@@ -67,6 +67,9 @@ type Loop struct {
 	OnCycle func(d time.Duration, placed int)
 	// OnFinish observes each job that ends (for metrics); may be nil.
 	OnFinish func(j core.Job)
+	// OnError observes a failed cycle (the leader steps down on a fenced
+	// write); may be nil.
+	OnError func(err error)
 	// Lost, when set, runs every cycle: it moves the work of centers found
 	// lost (agenthub.Reap) and returns the jobs it moved.
 	Lost func(ctx context.Context) ([]string, error)
@@ -125,6 +128,9 @@ func (l *Loop) cycleSafe(ctx context.Context) {
 	}()
 	if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
 		l.Log.Error("control cycle", "err", err)
+		if l.OnError != nil {
+			l.OnError(err)
+		}
 	}
 }
 

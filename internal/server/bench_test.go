@@ -49,12 +49,12 @@ func BenchmarkSchedulingPass(b *testing.B) {
 	ctx := context.Background()
 	b.Run("snapshot", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := control.Snapshot(ctx, s.Store, s.Loop.Topology, true); err != nil {
+			if _, err := control.Snapshot(ctx, s.Store, s.Topology, true); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	snap, err := control.Snapshot(ctx, s.Store, s.Loop.Topology, false)
+	snap, err := control.Snapshot(ctx, s.Store, s.Topology, false)
 	if err != nil {
 		b.Fatal(err)
 	}

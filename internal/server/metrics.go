@@ -18,6 +18,7 @@ type metrics struct {
 	placed   prometheus.Counter
 	api      *prometheus.HistogramVec
 	finished *prometheus.CounterVec
+	leader   prometheus.Gauge
 }
 
 // jobCounter reads job counts from the store at scrape time.
@@ -50,7 +51,9 @@ func newMetrics(counts func(ctx context.Context) (map[core.JobState]int, error))
 		Help: "API request latency by operation and status.", Buckets: prometheus.DefBuckets}, []string{"operation", "status"})
 	m.finished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "suanli_jobs_finished_total",
 		Help: "Jobs that reached a terminal state, by state."}, []string{"state"})
-	m.reg.MustRegister(m.cycle, m.placed, m.api, m.finished,
+	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "suanli_leader",
+		Help: "1 while this replica holds the control lease and runs the scheduler and control loop."})
+	m.reg.MustRegister(m.cycle, m.placed, m.api, m.finished, m.leader,
 		jobCounter{desc: prometheus.NewDesc("suanli_jobs", "Jobs by state.", []string{"state"}, nil), counts: counts},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

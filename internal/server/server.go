@@ -50,20 +50,35 @@ type Config struct {
 	LoopInterval  time.Duration
 	MeterInterval time.Duration     // 0 = control.DefaultMeterInterval
 	Billing       *sqlstore.Billing // nil = sqlstore.DefaultBilling (VAT 6 %, 10 min windows, 2 min grace)
+	// DB is the database: empty for SQLite in DataDir, "sqlite://DIR", or
+	// "postgres://…" (several replicas may share it).
+	DB string
+	// SkipSeed leaves the demo network out (`serve`); the store must have
+	// been set up by `suanli migrate`.
+	SkipSeed bool
+	// LeaderID names this replica in the leader lease; empty picks a unique
+	// one. A fixed ID (the embedded `up`) takes its own lease back at once
+	// after a crash.
+	LeaderID string
+	// LeaseTTL is how long the leader lease lasts without renewal: a dead
+	// leader is replaced within about this long. 0 = DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Server is a running suanli process.
 type Server struct {
-	Store       *sqlstore.Store
-	Loop        *control.Loop
-	Hub         *agenthub.Hub // agent centers
+	Store *sqlstore.Store
+	// Topology caches centers and nodes for quotes and every term's loop.
+	Topology *control.Topology
+	Hub      *agenthub.Hub // agent centers
 	URL         string        // http://host:port
 	Credentials seed.Credentials
 
 	cfg     Config
 	http    *http.Server
-	local   *executor.Local
-	sim     *executor.Simulated
+	bps     int64
+	metrics *metrics
+	leader  leadership
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Once
@@ -85,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := sqlstore.Open(ctx, cfg.DataDir)
+	st, err := OpenStore(ctx, cfg.DB, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -111,51 +126,34 @@ func (s *Server) open(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	s.URL = "http://" + ln.Addr().String()
-	if err := s.seed(ctx); err != nil {
-		ln.Close()
-		return err
+	if !cfg.SkipSeed {
+		if err := s.seed(ctx); err != nil {
+			ln.Close()
+			return err
+		}
 	}
-	if n, err := executor.ReapOrphans(cfg.DataDir); err != nil {
-		cfg.Log.Warn("reap orphans", "err", err)
-	} else if n > 0 {
-		cfg.Log.Warn("killed processes left by the last run", "count", n)
-	}
-	requeued, failed, err := st.RecoverLost(ctx, core.ExecutorLocal)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("recover: %w", err)
-	}
-	if requeued+failed > 0 {
-		cfg.Log.Warn("jobs lost in the last stop", "requeued", requeued, "failed", failed)
-	}
-
-	outcomes := make(chan executor.Outcome, executor.OutcomeQueueMax)
-	s.local = executor.NewLocal(cfg.DataDir, outcomes)
-	s.sim = executor.NewSimulated(cfg.DataDir, outcomes)
-	s.Loop = control.New(st, map[string]control.Runner{core.ExecutorLocal: s.local, core.ExecutorSimulated: s.sim},
-		outcomes, bps, cfg.Log)
-	s.Hub = agenthub.New(st, bps, s.Loop.MeterInterval, cfg.Log)
-	s.Loop.Lost = s.Hub.Reap
-	if cfg.LoopInterval > 0 {
-		s.Loop.Interval = cfg.LoopInterval
-	}
+	s.bps = bps
+	s.Topology = control.NewTopology(st)
+	meterEvery := control.DefaultMeterInterval
 	if cfg.MeterInterval > 0 {
-		s.Loop.MeterInterval = cfg.MeterInterval
-		s.Hub.MeterInterval = cfg.MeterInterval
+		meterEvery = cfg.MeterInterval
 	}
+	s.Hub = agenthub.New(st, bps, meterEvery, cfg.Log)
 	m := newMetrics(func(ctx context.Context) (map[core.JobState]int, error) { return st.JobCounts(ctx, "") })
-	s.Loop.OnCycle = func(d time.Duration, placed int) {
-		m.cycle.Observe(d.Seconds())
-		m.placed.Add(float64(placed))
-	}
-	s.Loop.OnFinish = func(j core.Job) { m.finished.WithLabelValues(string(j.State)).Inc() }
-	s.Hub.OnFinish = s.Loop.OnFinish
+	s.metrics = m
+	s.Hub.OnFinish = func(j core.Job) { m.finished.WithLabelValues(string(j.State)).Inc() }
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	// The first election runs before Open returns, so that a single
+	// server has recovered its lost jobs and leads when it is "up".
+	s.leader.init(cfg)
+	s.elect(loopCtx)
 
 	mux := http.NewServeMux()
-	apiSrv := &api.Server{Store: st, Money: st, CommissionBPS: bps, Log: cfg.Log, Now: st.Now, Wake: s.Loop.Wake, Observe: m.observeAPI,
+	apiSrv := &api.Server{Store: st, Money: st, CommissionBPS: bps, Log: cfg.Log, Now: st.Now, Wake: s.wake, Observe: m.observeAPI,
 		Settlement: st,
 		Quote: func(ctx context.Context, spec core.JobSpec) (int64, error) {
-			return control.Quote(ctx, st, s.Loop.Topology, spec)
+			return control.Quote(ctx, st, s.Topology, spec)
 		},
 		Logs: func(ctx context.Context, j core.Job) (string, error) {
 			if j.CenterID != "" {
@@ -179,8 +177,6 @@ func (s *Server) open(ctx context.Context) error {
 	})
 	mountConsole(mux, s, cfg)
 
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
 	s.http = &http.Server{Handler: limitBody(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
@@ -191,7 +187,7 @@ func (s *Server) open(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		_ = s.Loop.Run(loopCtx) // returns nil when loopCtx ends
+		s.lead(loopCtx) // returns when loopCtx ends
 	}()
 	return nil
 }
@@ -291,8 +287,7 @@ func (s *Server) Close() error {
 		err = s.http.Shutdown(ctx)
 		s.cancel()
 		s.wg.Wait()
-		s.local.Stop()
-		s.sim.Stop()
+		s.resign(ctx)
 		err = errors.Join(err, s.Store.Close())
 	})
 	return err

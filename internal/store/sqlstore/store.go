@@ -118,7 +118,12 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 			return fmt.Errorf("write lock: %w", err)
 		}
 	}
-	if err := fn(&tx{Tx: t, now: s.Now(), dialect: s.dialect}); err != nil {
+	tt := &tx{Tx: t, now: s.Now(), dialect: s.dialect}
+	if err := tt.checkFence(ctx); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	if err := fn(tt); err != nil {
 		_ = t.Rollback() // the fn error is the one that matters
 		return err
 	}
