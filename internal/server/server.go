@@ -69,8 +69,8 @@ type Config struct {
 type Server struct {
 	Store *sqlstore.Store
 	// Topology caches centers and nodes for quotes and every term's loop.
-	Topology *control.Topology
-	Hub      *agenthub.Hub // agent centers
+	Topology    *control.Topology
+	Hub         *agenthub.Hub // agent centers
 	URL         string        // http://host:port
 	Credentials seed.Credentials
 
