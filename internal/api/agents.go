@@ -48,7 +48,7 @@ type agentSyncOut struct{ Body agentproto.SyncResponse }
 func (s *Server) agentSync(ctx context.Context, in *agentSyncIn) (*agentSyncOut, error) {
 	resp, err := s.Agents.Sync(ctx, principal(ctx), in.Name, in.Body)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	if s.Wake != nil {
 		s.Wake() // reports may have ended runs or freed capacity
@@ -63,7 +63,7 @@ type agentLogsIn struct {
 
 func (s *Server) agentLogs(ctx context.Context, in *agentLogsIn) (*struct{}, error) {
 	if err := s.Agents.UploadLogs(ctx, principal(ctx), in.Name, in.Body); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &struct{}{}, nil
 }
@@ -122,7 +122,7 @@ func (s *Server) createCenter(ctx context.Context, in *createCenterIn) (*centerO
 		Prices: core.PriceBook{CardHour: r.CardHour, CoreHour: r.CoreHour, MemGiBHour: r.MemGiBHour},
 		Source: "registered through the API; nodes reported by its agent"}, nil)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &centerOut{Body: CenterView{Center: c}}, nil
 }

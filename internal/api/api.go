@@ -71,6 +71,9 @@ type Server struct {
 	Agents Agents
 	// Centers registers agent centers; nil leaves the endpoint out.
 	Centers CenterCreator
+	// Retryable reports transient database failures (answered 503); may be
+	// nil.
+	Retryable func(error) bool
 }
 
 type principalKey struct{}

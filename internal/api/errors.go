@@ -105,6 +105,18 @@ func installErrorModel() {
 	})
 }
 
+// fail converts any error from below into an API error: a transient
+// database failure is 503 "unavailable" (retry; nothing changed), internal
+// errors are logged with detail and shown as "internal error".
+func (s *Server) fail(err error) error {
+	if s.Retryable != nil && s.Retryable(err) {
+		s.Log.Warn("database unavailable", "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "the database is unavailable; nothing was changed, retry shortly"}
+	}
+	return fail(s.Log, err)
+}
+
 // fail converts any error from below into an API error. Internal errors are
 // logged with detail and shown as "internal error".
 func fail(log *slog.Logger, err error) error {

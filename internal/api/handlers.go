@@ -28,11 +28,11 @@ type centersOut struct {
 func (s *Server) centerViews(ctx context.Context, p core.Principal) ([]CenterView, error) {
 	centers, err := s.Store.Centers(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	stats, err := s.Store.CenterStats(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := []CenterView{}
 	for _, c := range centers {
@@ -184,7 +184,7 @@ func view(j core.Job, centers map[string]core.Center) JobView {
 func (s *Server) centerMap(ctx context.Context) (map[string]core.Center, error) {
 	cs, err := s.Store.Centers(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	m := make(map[string]core.Center, len(cs))
 	for _, c := range cs {
@@ -202,15 +202,15 @@ func (s *Server) submitJob(ctx context.Context, in *submitIn) (*jobOut, error) {
 	}
 	spec, err := in.Body.Spec()
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	rate, err := s.Quote(ctx, spec)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	j, err := s.Store.SubmitJob(ctx, p.OrgID, spec, rate)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	if s.Wake != nil {
 		s.Wake()
@@ -261,7 +261,7 @@ func (s *Server) listJobs(ctx context.Context, in *listJobsIn) (*jobsOut, error)
 	}
 	jobs, total, err := s.Store.Jobs(ctx, f)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &jobsOut{}
 	out.Body.Total = total
@@ -285,7 +285,7 @@ func (s *Server) visibleJob(ctx context.Context, id string) (core.Job, map[strin
 		if core.ErrorCode(err) == core.ENotFound {
 			return j, nil, notFound("job", id)
 		}
-		return j, nil, fail(s.Log, err)
+		return j, nil, s.fail(err)
 	}
 	centers, err := s.centerMap(ctx)
 	if err != nil {
@@ -324,7 +324,7 @@ func (s *Server) jobEvents(ctx context.Context, in *idIn) (*eventsOut, error) {
 	}
 	evs, err := s.Store.Events(ctx, in.ID)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &eventsOut{}
 	out.Body.Events = evs
@@ -348,7 +348,7 @@ func (s *Server) jobLogs(ctx context.Context, in *idIn) (*logsOut, error) {
 	}
 	logs, err := s.Logs(ctx, j)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &logsOut{}
 	out.Body.JobID, out.Body.Logs = j.ID, logs
@@ -364,7 +364,7 @@ func (s *Server) cancelJob(ctx context.Context, in *idIn) (*jobOut, error) {
 		return nil, err
 	}
 	if _, err := s.Store.CancelJob(ctx, in.ID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	if s.Wake != nil {
 		s.Wake()
@@ -423,7 +423,7 @@ func (s *Server) getWallet(ctx context.Context, in *walletIn) (*walletOut, error
 		if core.ErrorCode(err) == core.ENotFound {
 			return nil, notFound("wallet of", org)
 		}
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &walletOut{Body: walletView(org, a)}, nil
 }
@@ -442,7 +442,7 @@ func (s *Server) topUp(ctx context.Context, in *topUpIn) (*walletOut, error) {
 	}
 	a, err := s.Store.TopUp(ctx, in.Body.OrgID, in.Body.AmountMicros, in.Body.Reference)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &walletOut{Body: walletView(in.Body.OrgID, a)}, nil
 }
@@ -472,7 +472,7 @@ func (s *Server) listTransfers(ctx context.Context, in *transfersIn) (*transfers
 	}
 	ts, total, err := s.Store.Transfers(ctx, f)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &transfersOut{}
 	out.Body.Transfers, out.Body.Total = ts, total
@@ -514,7 +514,7 @@ func (s *Server) listOrgs(ctx context.Context, _ *struct{}) (*orgsOut, error) {
 	}
 	orgs, err := s.Store.Orgs(ctx, "")
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &orgsOut{}
 	out.Body.Orgs = orgs
@@ -537,7 +537,7 @@ func (s *Server) createOrg(ctx context.Context, in *createOrgIn) (*orgOut, error
 	}
 	o, err := s.Store.CreateOrg(ctx, in.Body.Name, in.Body.CreditCode, in.Body.Role)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &orgOut{Body: o}, nil
 }
@@ -566,11 +566,11 @@ func (s *Server) createToken(ctx context.Context, in *createTokenIn) (*tokenOut,
 		if core.ErrorCode(err) == core.ENotFound {
 			return nil, notFound("organization", in.ID)
 		}
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	tok, err := s.Store.CreateToken(ctx, o.ID, in.Body.Name)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &tokenOut{}
 	out.Body.OrgID, out.Body.Role, out.Body.Token = o.ID, o.Role, tok
@@ -582,7 +582,7 @@ type whoamiOut struct{ Body core.Org }
 func (s *Server) whoami(ctx context.Context, _ *struct{}) (*whoamiOut, error) {
 	o, err := s.Store.Org(ctx, principal(ctx).OrgID)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &whoamiOut{Body: o}, nil
 }
@@ -623,7 +623,7 @@ func (s *Server) overview(ctx context.Context, _ *struct{}) (*overviewOut, error
 		tenant = p.OrgID
 	}
 	if o.JobsByState, err = s.Store.JobCounts(ctx, tenant); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	o.QueueLength = o.JobsByState[core.JobQueued]
 	day := s.Now().Truncate(24 * time.Hour)
@@ -631,13 +631,13 @@ func (s *Server) overview(ctx context.Context, _ *struct{}) (*overviewOut, error
 	case core.RoleOperator:
 		r, err := s.Store.RevenueSince(ctx, day)
 		if err != nil {
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		o.RevenueTodayMicros = r.Gross
 	case core.RoleTenant:
 		ts, _, err := s.Store.Transfers(ctx, store.TransferFilter{AccountID: ledger.WalletID(p.OrgID), Limit: store.TransfersPageMax})
 		if err != nil {
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		for _, t := range ts {
 			if (t.Code == "capture" || t.Code == "capture_direct") && !t.CreatedAt.Before(day) {

@@ -118,7 +118,7 @@ func (s *Server) createScheme(ctx context.Context, in *schemeIn) (*schemeOut, er
 		DomesticShareBPS: b.DomesticShareBPS, CapPerTenantYear: b.CapPerTenantYear, Budget: b.Budget, ValidFrom: b.ValidFrom,
 		ValidUntil: b.ValidUntil, EligibleKinds: b.EligibleKinds, EligibleCenters: b.EligibleCenters}, principal(ctx).OrgID)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &schemeOut{Body: v}, nil
 }
@@ -132,7 +132,7 @@ type schemesOut struct {
 func (s *Server) listSchemes(ctx context.Context, _ *struct{}) (*schemesOut, error) {
 	vs, err := s.Money.VoucherSchemes(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &schemesOut{}
 	out.Body.Schemes = append([]store.VoucherScheme{}, vs...)
@@ -156,7 +156,7 @@ func (s *Server) grantVoucher(ctx context.Context, in *grantIn) (*grantOut, erro
 	}
 	g, err := s.Money.GrantVoucher(ctx, in.Body.Scheme, in.Body.TenantOrgID, in.Body.Amount, in.Body.Reference, principal(ctx).OrgID)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &grantOut{Body: g}, nil
 }
@@ -178,7 +178,7 @@ func (s *Server) listGrants(ctx context.Context, _ *struct{}) (*grantsOut, error
 	}
 	gs, err := s.Money.VoucherGrants(ctx, tenant)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &grantsOut{}
 	out.Body.Grants = append([]store.VoucherGrant{}, gs...)
@@ -210,7 +210,7 @@ func (s *Server) addRelated(ctx context.Context, in *relatedIn) (*okOut, error) 
 		return nil, err
 	}
 	if err := s.Money.AddRelatedParty(ctx, in.Body.OrgA, in.Body.OrgB, in.Body.Note, principal(ctx).OrgID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -236,7 +236,7 @@ func (s *Server) reportUsage(ctx context.Context, in *usageIn) (*usageOut, error
 	}
 	late, err := s.Money.RecordUsageEvent(ctx, in.Body, provider, s.CommissionBPS)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &usageOut{}
 	out.Body.Late = late
@@ -258,7 +258,7 @@ func (s *Server) refund(ctx context.Context, in *refundIn) (*okOut, error) {
 	}
 	b := in.Body
 	if err := s.Money.Refund(ctx, b.JobID, b.Amount, b.Reference, b.Reason, principal(ctx).OrgID, s.CommissionBPS); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -278,7 +278,7 @@ func (s *Server) adjust(ctx context.Context, in *adjustIn) (*okOut, error) {
 	}
 	b := in.Body
 	if err := s.Money.Adjust(ctx, b.OrgID, b.Amount, b.Reference, b.Reason, principal(ctx).OrgID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -298,7 +298,7 @@ func (s *Server) writeOff(ctx context.Context, in *receivableIn) (*okOut, error)
 	}
 	b := in.Body
 	if err := s.Money.WriteOff(ctx, b.Account, b.Amount, b.Reference, b.Reason, principal(ctx).OrgID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -309,7 +309,7 @@ func (s *Server) receivePayment(ctx context.Context, in *receivableIn) (*okOut, 
 	}
 	b := in.Body
 	if err := s.Money.ReceivePayment(ctx, b.Account, b.Amount, b.Reference, principal(ctx).OrgID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -354,7 +354,7 @@ func (s *Server) createTransfers(ctx context.Context, in *transfersIn2) (*okOut,
 		batch = append(batch, t)
 	}
 	if err := s.Money.ApplyTransfers(ctx, batch); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return ok(), nil
 }
@@ -371,7 +371,7 @@ func (s *Server) listAccounts(ctx context.Context, _ *struct{}) (*accountsOut, e
 	}
 	as, err := s.Money.Accounts(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &accountsOut{}
 	out.Body.Accounts = append([]ledger.Account{}, as...)
@@ -391,7 +391,7 @@ func (s *Server) verify(ctx context.Context, _ *struct{}) (*verifyOut, error) {
 	}
 	problems, err := s.Money.Verify(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &verifyOut{}
 	out.Body.OK, out.Body.Problems = len(problems) == 0, append([]string{}, problems...)
@@ -415,7 +415,7 @@ func (s *Server) buyBundle(ctx context.Context, in *bundleIn) (*bundleOut, error
 	}
 	b, err := s.Money.BuyBundle(ctx, p.OrgID, in.Body.AccelModel, in.Body.CardHours, in.Body.Reference)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &bundleOut{Body: b}, nil
 }
@@ -437,7 +437,7 @@ func (s *Server) listBundles(ctx context.Context, _ *struct{}) (*bundlesOut, err
 	}
 	bs, err := s.Money.Bundles(ctx, tenant)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &bundlesOut{}
 	out.Body.Bundles = append([]store.Bundle{}, bs...)
@@ -461,7 +461,7 @@ func (s *Server) setPolicy(ctx context.Context, in *policyIn) (*okOut, error) {
 	b := in.Body
 	if err := s.Money.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: in.ID, Weight: b.Weight, QuotaCPU: b.QuotaCPU,
 		QuotaMem: b.QuotaMem, QuotaAccel: b.QuotaAccel}, principal(ctx).OrgID); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	if s.Wake != nil {
 		s.Wake()
@@ -481,7 +481,7 @@ func (s *Server) listPolicies(ctx context.Context, _ *struct{}) (*policiesOut, e
 	}
 	ps, err := s.Money.TenantPolicies(ctx)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &policiesOut{}
 	out.Body.Policies = append([]store.TenantPolicy{}, ps...)

@@ -96,7 +96,7 @@ type fileOut struct {
 func (s *Server) file(contentType, name string, write func(w io.Writer) error) (*fileOut, error) {
 	var buf bytes.Buffer
 	if err := write(&buf); err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &fileOut{ContentType: contentType, Body: buf.Bytes()}
 	if name != "" {
@@ -146,13 +146,13 @@ func (s *Server) listInvoices(ctx context.Context, in *monthQuery) (*invoicesOut
 	case core.RoleOperator:
 		r, err := s.Settlement.OperatorReport(ctx, per, s.Now())
 		if err != nil {
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		out.Body.Invoices = r.Tenants
 	case core.RoleTenant:
 		inv, err := s.Settlement.TenantInvoice(ctx, p.OrgID, per, s.Now())
 		if err != nil {
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		if inv.Number != "" {
 			out.Body.Invoices = append(out.Body.Invoices, settlement.TenantRow{Tenant: inv.Buyer, Invoice: inv.Number,
@@ -187,7 +187,7 @@ func (s *Server) invoice(ctx context.Context, in *invoiceIn) (settlement.Invoice
 		if ce, ok := err.(*core.Error); ok && ce.Field == "org_id" {
 			return inv, invalidField("query.org_id", ce.Message)
 		}
-		return inv, fail(s.Log, err)
+		return inv, s.fail(err)
 	}
 	return inv, nil
 }
@@ -260,7 +260,7 @@ func (s *Server) statements(ctx context.Context, in *statementsIn) ([]settlement
 			if err == nil || core.ErrorCode(err) == core.ENotFound {
 				return nil, notFound("center", in.Center)
 			}
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		if provider != "" && c.ProviderOrgID != provider {
 			return nil, invalidField("query.center", "center "+c.Name+" does not belong to provider "+provider)
@@ -270,7 +270,7 @@ func (s *Server) statements(ctx context.Context, in *statementsIn) ([]settlement
 	if provider == "" {
 		sts, err := s.Settlement.ProviderStatements(ctx, per, s.Now())
 		if err != nil {
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		return sts, nil
 	}
@@ -282,7 +282,7 @@ func (s *Server) statements(ctx context.Context, in *statementsIn) ([]settlement
 		if ce, ok := err.(*core.Error); ok && ce.Field != "" {
 			return nil, invalidField("query.provider", ce.Message)
 		}
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return []settlement.Statement{st}, nil
 }
@@ -343,13 +343,13 @@ func (s *Server) payStatement(ctx context.Context, in *payIn) (*payoutOut, error
 			if core.ErrorCode(err) == core.ENotFound {
 				return nil, invalidField("body.center", "no center "+quote(in.Body.Center))
 			}
-			return nil, fail(s.Log, err)
+			return nil, s.fail(err)
 		}
 		provider = c.ProviderOrgID
 	}
 	now := s.Now()
 	if !per.Closed(now) { // before reading anything: the month must be over
-		return nil, fail(s.Log, core.Errorf(core.EConflict, "%s has not ended; a statement is paid once its month is over", per.Month))
+		return nil, s.fail(core.Errorf(core.EConflict, "%s has not ended; a statement is paid once its month is over", per.Month))
 	}
 	st, err := s.Settlement.ProviderStatement(ctx, provider, "", per, now)
 	if err != nil {
@@ -359,16 +359,16 @@ func (s *Server) payStatement(ctx context.Context, in *payIn) (*payoutOut, error
 		if ce, ok := err.(*core.Error); ok && ce.Field != "" {
 			return nil, invalidField("body.provider_org_id", ce.Message)
 		}
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	amount, err := st.PayoutAmount(now)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	po, err := s.Settlement.RecordPayout(ctx, store.Payout{ProviderOrgID: provider, PeriodStart: per.Start, PeriodEnd: per.End,
 		Amount: amount, Reference: in.Body.Reference}, p.OrgID)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	return &payoutOut{Body: po}, nil
 }
@@ -397,7 +397,7 @@ func (s *Server) listPayouts(ctx context.Context, in *payoutsIn) (*payoutsOut, e
 	}
 	ps, err := s.Settlement.Payouts(ctx, provider)
 	if err != nil {
-		return nil, fail(s.Log, err)
+		return nil, s.fail(err)
 	}
 	out := &payoutsOut{}
 	out.Body.Payouts = ps
@@ -419,7 +419,7 @@ func (s *Server) opReport(ctx context.Context, month string) (settlement.Operato
 	}
 	r, err := s.Settlement.OperatorReport(ctx, per, s.Now())
 	if err != nil {
-		return r, fail(s.Log, err)
+		return r, s.fail(err)
 	}
 	return r, nil
 }
@@ -461,7 +461,7 @@ func (s *Server) redemption(ctx context.Context, in *redemptionsIn) (settlement.
 		if core.ErrorCode(err) == core.ENotFound {
 			return r, notFound("voucher scheme", in.Scheme)
 		}
-		return r, fail(s.Log, err)
+		return r, s.fail(err)
 	}
 	return r, nil
 }

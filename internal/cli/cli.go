@@ -59,12 +59,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.server, "server", "", "server URL (env SUANLI_SERVER; default from the demo credentials, then http://127.0.0.1:8080)")
+	pf.StringVar(&g.server, "server", "", "server URL, or several replicas' URLs separated by commas (env SUANLI_SERVER; default from the demo credentials, then http://127.0.0.1:8080)")
 	pf.StringVar(&g.token, "token", "", "bearer token (env SUANLI_TOKEN; default from the demo credentials)")
 	pf.StringVar(&g.as, "as", "tenant", "which demo credential to use when no token is given: tenant, operator or provider")
 	pf.StringVar(&g.data, "data", server.DefaultDataDir, "data dir: where up keeps its database, and where demo-credentials.json is looked up")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(upCmd(g), centerCmd(g), jobCmd(g), walletCmd(g), ledgerCmd(g), orgCmd(g), voucherCmd(g), bundleCmd(g), benchCmd(g))
+	root.AddCommand(upCmd(g), serveCmd(g), migrateCmd(g), centerCmd(g), jobCmd(g), walletCmd(g), ledgerCmd(g), orgCmd(g), voucherCmd(g), bundleCmd(g), benchCmd(g))
 	root.AddCommand(settlementCmds(g)...)
 	root.AddCommand(simCmd(g), agentCmd(g), exportCmd(g), importCmd(g))
 	return root

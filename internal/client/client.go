@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/suanli/suanli/internal/api"
@@ -22,16 +25,33 @@ import (
 // responseBytesMax bounds what the client reads from one response.
 const responseBytesMax = 64 << 20
 
-// Client talks to one suanli server with one token.
+// Client talks to a suanli server, or to any of several replicas, with one
+// token.
 type Client struct {
-	Server string // base URL, e.g. http://127.0.0.1:8080
-	Token  string
-	HTTP   *http.Client
+	Server string // base URL, e.g. http://127.0.0.1:8080 (the first of Servers)
+	// Servers are the replicas' base URLs; a request that cannot reach one
+	// goes to the next.
+	Servers []string
+	Token   string
+	HTTP    *http.Client
+
+	mu   sync.Mutex
+	good int // index of the replica that last answered
 }
 
-// New returns a client with a 30 s request timeout.
+// New returns a client with a 30 s request timeout. server may list several
+// replicas separated by commas.
 func New(server, token string) *Client {
-	return &Client{Server: strings.TrimRight(server, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	var servers []string
+	for _, s := range strings.Split(server, ",") {
+		if s = strings.TrimRight(strings.TrimSpace(s), "/"); s != "" {
+			servers = append(servers, s)
+		}
+	}
+	if len(servers) == 0 {
+		servers = []string{""}
+	}
+	return &Client{Server: servers[0], Servers: servers, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // Error is an API error response.
@@ -56,19 +76,62 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var raw []byte
 	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(in); err != nil {
 			return err
 		}
+	}
+	servers := c.Servers
+	if len(servers) == 0 {
+		servers = []string{c.Server}
+	}
+	c.mu.Lock()
+	first := c.good
+	c.mu.Unlock()
+	var err error
+	for i := range servers {
+		k := (first + i) % len(servers)
+		err = c.once(ctx, servers[k], method, path, raw, in != nil, out)
+		if !failover(err, method) || ctx.Err() != nil {
+			c.mu.Lock()
+			c.good = k
+			c.mu.Unlock()
+			return err
+		}
+	}
+	return err
+}
+
+// failover reports whether a request that failed with err may go to the
+// next replica: it never reached this one (connection refused, no route),
+// or it only reads.
+func failover(err error, method string) bool {
+	if err == nil {
+		return false
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		return false // the replica answered
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return method == http.MethodGet
+}
+
+func (c *Client) once(ctx context.Context, server, method, path string, raw []byte, hasBody bool, out any) error {
+	var body io.Reader
+	if hasBody {
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, server+path, body)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
@@ -80,7 +143,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, responseBytesMax))
+	raw, err = io.ReadAll(io.LimitReader(resp.Body, responseBytesMax))
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,13 @@ func query(kv ...string) string {
 
 // raw GETs a non-JSON resource (CSV, HTML); errors come back as *Error.
 func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Server+path, nil)
+	c.mu.Lock()
+	server := c.Server
+	if len(c.Servers) > 0 {
+		server = c.Servers[c.good]
+	}
+	c.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+path, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -143,6 +143,10 @@ const DemoWallet = 100_000 * core.MicrosPerYuan
 
 // creditCode makes a valid unified social credit code for demo org n:
 // "91" (enterprise, company), division 420500 (Yichang), "MA" and a serial.
+// OperatorCreditCode is the operator's 统一社会信用代码 in a bootstrapped
+// (non-demo) installation, until the operator edits it.
+var OperatorCreditCode = creditCode("420500", 1)
+
 func creditCode(division string, n int) string {
 	first := fmt.Sprintf("91%sMA%07d", division, n)
 	ch, ok := core.CreditCodeCheckChar(first)

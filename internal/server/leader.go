@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"fmt"
 	"os"
 	"strings"
@@ -246,4 +248,22 @@ func OpenStore(ctx context.Context, db, dataDir string) (*sqlstore.Store, error)
 	default:
 		return nil, fmt.Errorf("--db %q: want postgres://…, sqlite://DIR or empty", db)
 	}
+}
+
+// leaderz answers who leads, for operators and failover tests: this
+// replica's ID, whether it leads, and the lease as stored.
+func (s *Server) leaderz(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		Replica string          `json:"replica"`
+		Leading bool            `json:"leading"`
+		Lease   *sqlstore.Lease `json:"lease,omitempty"`
+		Error   string          `json:"error,omitempty"`
+	}{Replica: s.leader.id, Leading: s.Leading()}
+	if l, err := s.Store.GetLease(r.Context(), LeaderLease); err == nil {
+		out.Lease = &l
+	} else {
+		out.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out) // the client gone is not our error
 }

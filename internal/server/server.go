@@ -163,7 +163,7 @@ func (s *Server) open(ctx context.Context) error {
 			}
 			return executor.ReadLogs(cfg.DataDir, j.ID, len(j.Spec.Replicas))
 		},
-		Agents: s.Hub, Centers: st,
+		Agents: s.Hub, Centers: st, Retryable: sqlstore.Retryable,
 	}
 	apiSrv.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
@@ -175,6 +175,7 @@ func (s *Server) open(ctx context.Context) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /leaderz", s.leaderz)
 	mountConsole(mux, s, cfg)
 
 	s.http = &http.Server{Handler: limitBody(mux), ReadHeaderTimeout: 10 * time.Second}
@@ -238,42 +239,58 @@ func (s *Server) commission(ctx context.Context) (int64, error) {
 // seed builds the demo network on first start and (re)writes the
 // credentials file with this server's address.
 func (s *Server) seed(ctx context.Context) error {
-	path := filepath.Join(s.cfg.DataDir, CredentialsFile)
-	done, err := s.Store.Setting(ctx, settingSeeded)
+	cr, err := Seed(ctx, s.Store, s.cfg.DataDir, s.URL, s.cfg.Log)
+	s.Credentials = cr
+	return err
+}
+
+// Seed seeds the demo network into st on its first call and writes (or
+// rewrites, with serverURL) DIR/demo-credentials.json; later calls read the
+// credentials back. `up` calls it at every start, `migrate --demo` once for
+// a shared database.
+func Seed(ctx context.Context, st *sqlstore.Store, dataDir, serverURL string, log *slog.Logger) (seed.Credentials, error) {
+	var cr seed.Credentials
+	path := filepath.Join(dataDir, CredentialsFile)
+	done, err := st.Setting(ctx, settingSeeded)
 	if err != nil {
-		return err
+		return cr, err
 	}
 	if done != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("seeded data dir without %s: %w", CredentialsFile, err)
+			return cr, fmt.Errorf("seeded data dir without %s: %w", CredentialsFile, err)
 		}
-		if err := json.Unmarshal(raw, &s.Credentials); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		if err := json.Unmarshal(raw, &cr); err != nil {
+			return cr, fmt.Errorf("%s: %w", path, err)
 		}
 	} else {
 		t0 := time.Now()
-		if s.Credentials, err = seed.Run(ctx, s.Store); err != nil {
-			return fmt.Errorf("seed: %w", err)
+		if cr, err = seed.Run(ctx, st); err != nil {
+			return cr, fmt.Errorf("seed: %w", err)
 		}
-		s.cfg.Log.Info("seeded demo network", "took", time.Since(t0).Round(time.Millisecond))
+		log.Info("seeded demo network", "took", time.Since(t0).Round(time.Millisecond))
 	}
-	s.Credentials.Server = s.URL
-	raw, err := json.MarshalIndent(s.Credentials, "", "  ")
+	if serverURL != "" {
+		cr.Server = serverURL
+	}
+	raw, err := json.MarshalIndent(cr, "", "  ")
 	if err != nil {
-		return err
+		return cr, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return cr, err
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return err
+		return cr, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return err
+		return cr, err
 	}
 	if done == "" {
-		return s.Store.SetSetting(ctx, settingSeeded, s.Store.Now().Format(time.RFC3339))
+		return cr, st.SetSetting(ctx, settingSeeded, st.Now().Format(time.RFC3339))
 	}
-	return nil
+	return cr, nil
 }
 
 // Close stops serving, stops the loop and the executors (local processes
