@@ -61,11 +61,18 @@ func Check(t *testing.T, baseURL, token string, wantCenters []string) {
 	}
 	bodyText := func() string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		if err != nil {
-			t.Fatalf("browser: read body text: %v", err)
+		// A navigation that has just finished can still replace the body
+		// node under the query ("No node with given id"); ask again.
+		var err error
+		for attempt := 0; attempt < 20; attempt++ {
+			var s string
+			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
+				return s
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		return s
+		t.Fatalf("browser: read body text: %v", err)
+		return ""
 	}
 
 	step("open the login page",
