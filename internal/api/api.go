@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -118,7 +119,12 @@ func (s *Server) middleware(a huma.API) func(ctx huma.Context, next func(huma.Co
 		p, err := s.Store.Authenticate(ctx.Context(), strings.TrimSpace(token))
 		if err != nil {
 			if core.ErrorCode(err) != core.EUnauthorized {
-				s.Log.Error("authenticate", "err", err)
+				// The token could not be checked: not the client's fault.
+				var e *Error
+				if errors.As(s.fail(err), &e) {
+					_ = huma.WriteErr(a, ctx, e.Status, e.Message)
+				}
+				return
 			}
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "unknown token")
 			return

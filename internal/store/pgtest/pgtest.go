@@ -169,3 +169,21 @@ func findScript(name string) (string, error) {
 	}
 	return "", fmt.Errorf("scripts/%s not found above the working directory", name)
 }
+
+// Restart restarts the cluster this process started (fast shutdown, then
+// start with the same options), for outage tests.
+func Restart(t testing.TB) {
+	t.Helper()
+	if dir == "" {
+		t.Skip("restart needs a cluster started by this process (SUANLI_PG_DSN is external)")
+	}
+	args := []string{filepath.Join(PGBin, "pg_ctl"), "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "pg.log"), "-m", "fast", "-w", "-t", "60", "restart"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "PGDATA="+filepath.Join(dir, "data"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl restart: %v\n%s", err, out)
+	}
+}

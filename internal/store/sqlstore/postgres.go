@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,10 @@ func Retryable(err error) bool {
 		// operator intervention (shutdown, restart).
 		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "40") || strings.HasPrefix(pe.Code, "57P")
 	}
-	return errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
 // qmarkConnector lets the store's SQL, written with SQLite's "?"
