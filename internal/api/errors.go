@@ -39,6 +39,7 @@ var statusCodes = map[string]int{
 	core.EUnschedulable:     http.StatusUnprocessableEntity,
 	core.ETooLarge:          http.StatusRequestEntityTooLarge,
 	core.EInternal:          http.StatusInternalServerError,
+	core.EUnavailable:       http.StatusServiceUnavailable,
 }
 
 func codeForStatus(status int) string {
@@ -111,7 +112,7 @@ func installErrorModel() {
 func (s *Server) fail(err error) error {
 	if s.Retryable != nil && s.Retryable(err) {
 		s.Log.Warn("database unavailable", "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		return &Error{Status: http.StatusServiceUnavailable, Code: core.EUnavailable,
 			Message: "the database is unavailable; nothing was changed, retry shortly"}
 	}
 	return fail(s.Log, err)
@@ -131,7 +132,7 @@ func fail(log *slog.Logger, err error) error {
 			e.Field = "body." + ce.Field
 			e.Message = ce.Field + ": " + ce.Message
 		}
-		if status < 500 {
+		if status < 500 || status == http.StatusServiceUnavailable {
 			return e
 		}
 	}

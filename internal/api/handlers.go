@@ -215,9 +215,11 @@ func (s *Server) submitJob(ctx context.Context, in *submitIn) (*jobOut, error) {
 	if s.Wake != nil {
 		s.Wake()
 	}
-	centers, err := s.centerMap(ctx)
-	if err != nil {
-		return nil, err
+	centers := map[string]core.Center{}
+	if j.CenterID != "" { // a replayed submission may have been placed since
+		if centers, err = s.centerMap(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return &jobOut{Body: view(j, centers)}, nil
 }

@@ -52,7 +52,7 @@ func benchCmd(g *globals) *cobra.Command {
 	f.IntVar(&c.Workers, "workers", c.Workers, "goroutines in concurrent mode")
 	f.StringVar(&c.Dir, "dir", "", "directory for the database, to measure a particular disk (default: a temp dir, removed after)")
 	f.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the transfer mix")
-	cmd.AddCommand(ledgerBench, benchSchedCmd(g))
+	cmd.AddCommand(ledgerBench, benchSchedCmd(g), benchAPICmd(g))
 	return cmd
 }
 
@@ -87,4 +87,61 @@ func printBench(g *globals, c bench.Config, res bench.Result) error {
 
 func dur(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+func benchAPICmd(g *globals) *cobra.Command {
+	c := bench.DefaultAPIConfig()
+	var postgres string
+	var noSQLite bool
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Job submissions/s and latency over HTTP against a server on SQLite and on PostgreSQL",
+		Long: "Starts a server in this process on a fresh store (SQLite in a temp dir; with --postgres, a fresh database\n" +
+			"on that server, dropped after) and drives POST /api/v1/jobs from --clients concurrent HTTP clients on\n" +
+			"loopback for --duration after --warmup, while the control loop places and runs the jobs. Prints\n" +
+			"submissions/s and p50/p99 latency per store, and checks the ledger at the end.",
+		Example: "  suanli bench api\n  suanli bench api --postgres postgres://suanli@127.0.0.1:55432/postgres --clients 128 --duration 20s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "table" && g.output != "json" {
+				return fmt.Errorf("--output must be table or json, not %q", g.output)
+			}
+			c.Stores = nil
+			if !noSQLite {
+				c.Stores = append(c.Stores, "sqlite")
+			}
+			if postgres != "" {
+				c.Stores = append(c.Stores, postgres)
+			}
+			res, err := bench.RunAPI(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return g.json(res)
+			}
+			rows := make([][]string, 0, len(res))
+			ok := true
+			for _, r := range res {
+				ok = ok && r.LedgerOK
+				rows = append(rows, []string{r.Store, fmt.Sprint(r.Clients), fmt.Sprint(r.Submissions), fmt.Sprint(r.Errors),
+					fmt.Sprintf("%.0f", r.PerSecond), r.P50.Round(10 * time.Microsecond).String(),
+					r.P99.Round(10 * time.Microsecond).String(), r.Max.Round(10 * time.Microsecond).String(), fmt.Sprint(r.LedgerOK)})
+			}
+			if err := g.table([]string{"STORE", "CLIENTS", "SUBMISSIONS", "ERRORS", "PER-S", "P50", "P99", "MAX", "LEDGER-OK"}, rows); err != nil {
+				return err
+			}
+			if !ok {
+				return exitCode(2)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&postgres, "postgres", "", "also measure PostgreSQL: a DSN of a server where the bench may create a database")
+	f.BoolVar(&noSQLite, "no-sqlite", false, "skip SQLite")
+	f.IntVar(&c.Clients, "clients", c.Clients, "concurrent HTTP clients")
+	f.DurationVar(&c.Duration, "duration", c.Duration, "measured time per store")
+	f.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured time before")
+	return cmd
 }

@@ -276,6 +276,9 @@ type Topology struct {
 	loaded  bool
 	centers []core.Center
 	nodes   []core.Node
+
+	quotesVersion int64
+	quotes        map[string]quoted // by sched.Signature, for quotesVersion
 }
 
 // NewTopology returns an empty cache over st.
@@ -369,17 +372,69 @@ func SchedJob(j core.Job) sched.Job {
 // Quote returns the highest total rate (core.RateScale fixed point, per
 // hour, list price) the job could run at: its replicas at the most
 // expensive center that could run it. The store turns it into the hold. It
-// fails with EUnschedulable when no center could ever run the spec.
+// fails with EUnschedulable when no center could ever run the spec. Quotes
+// depend only on the topology (capacity and prices, not usage), so they
+// are cached per job shape until the topology changes.
 func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (int64, error) {
-	s, err := Snapshot(ctx, st, topo, false)
+	job := SchedJob(core.Job{Spec: spec})
+	key := sched.Signature(job)
+	version, err := st.TopologyVersion(ctx)
 	if err != nil {
 		return 0, err
 	}
-	rate, ok, reason := sched.Quote(s, SchedJob(core.Job{Spec: spec}))
-	if !ok {
-		return 0, core.Errorf(core.EUnschedulable, "no center can run this job: %s", reason)
+	if q, ok := topo.quote(version, key); ok {
+		return q.rate, q.err
 	}
-	return rate, nil
+	centers, nodes, err := topo.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var s sched.Snapshot
+	for _, c := range centers {
+		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
+			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
+	}
+	s.Nodes = make([]sched.Node, 0, len(nodes))
+	for _, n := range nodes {
+		s.Nodes = append(s.Nodes, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
+			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount})
+	}
+	q := quoted{}
+	rate, ok, reason := sched.Quote(s, job)
+	if ok {
+		q.rate = rate
+	} else {
+		q.err = core.Errorf(core.EUnschedulable, "no center can run this job: %s", reason)
+	}
+	topo.remember(version, key, q)
+	return q.rate, q.err
+}
+
+// QuoteCacheMax bounds the quotes cached per topology version.
+const QuoteCacheMax = 4096
+
+type quoted struct {
+	rate int64
+	err  error
+}
+
+func (t *Topology) quote(version int64, key string) (quoted, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.quotesVersion != version {
+		return quoted{}, false
+	}
+	q, ok := t.quotes[key]
+	return q, ok
+}
+
+func (t *Topology) remember(version int64, key string, q quoted) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.quotesVersion != version || len(t.quotes) >= QuoteCacheMax {
+		t.quotes, t.quotesVersion = map[string]quoted{}, version
+	}
+	t.quotes[key] = q
 }
 
 func (l *Loop) schedule(ctx context.Context) error {

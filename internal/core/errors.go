@@ -17,6 +17,7 @@ const (
 	EUnschedulable     = "unschedulable"      // no center could ever run the job
 	ETooLarge          = "too_large"          // request body or list over its limit
 	EInternal          = "internal"           // a bug or an I/O failure; details are logged only
+	EUnavailable       = "unavailable"        // overloaded or the database is down: nothing changed, retry
 )
 
 // Error is suanli's one error type for anything a user can see.

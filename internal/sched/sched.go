@@ -200,6 +200,10 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	return plan
 }
 
+// Signature identifies what placement and quotes depend on in a job: its
+// replicas and constraints (and what it can run: command or duration).
+func Signature(j Job) string { return signature(j) }
+
 // signature identifies what place() depends on in a job: its replicas and
 // constraints (and what it can run: command or duration).
 func signature(j Job) string {

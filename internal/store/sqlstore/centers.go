@@ -182,7 +182,7 @@ func (t *tx) bumpTopology(ctx context.Context) error {
 // change.
 func (s *Store) TopologyVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'topology_version'), 0)`).Scan(&v)
+	err := s.readRow(ctx, `SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'topology_version'), 0)`).Scan(&v)
 	return v, err
 }
 

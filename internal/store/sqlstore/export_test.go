@@ -114,6 +114,9 @@ func fillRich(t *testing.T, s *Store) richIDs {
 		Replicas: []store.ReplicaResult{{Index: 0, ExitCode: &exit, UsageMs: 90 * 60_000}}}, 1000)
 	must(err)
 	must(s.SaveLogs(ctx, j.ID, 0, "hello 世界\n<done> & \"ok\"\n"))
+	if _, _, err := s.AcquireLease(ctx, "control", "replica-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	must(s.Refund(ctx, j.ID, 1000, "r1", "goodwill", "op", 1000))
 	_, err = s.RecordPayout(ctx, Payout{ProviderOrgID: prov.ID, PeriodStart: clock.Add(-24 * time.Hour),
 		PeriodEnd: clock, Amount: 1, Reference: "bank-1"}, "op")

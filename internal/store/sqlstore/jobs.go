@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -47,47 +49,152 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 	if err != nil {
 		return core.Job{}, err
 	}
-	j := core.Job{ID: newID("job-"), TenantOrgID: tenantOrgID, Spec: spec, State: core.JobQueued, HoldMicros: hold}
-	replay := false
-	err = s.update(ctx, func(t *tx) error {
-		j.SubmittedAt = t.now
-		if spec.IdempotencyKey != "" {
-			var id, oldSpec string
-			err := t.QueryRowContext(ctx, `SELECT id, spec FROM jobs WHERE tenant_org_id = ? AND idempotency_key = ?`,
-				tenantOrgID, spec.IdempotencyKey).Scan(&id, &oldSpec)
-			if err == nil {
-				if oldSpec != string(raw) {
-					return core.Errorf(core.EConflict, "idempotency key %q was used for a different job", spec.IdempotencyKey)
-				}
-				j.ID, replay = id, true
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs`).Scan(&j.Seq); err != nil {
-			return err
-		}
-		if _, err := t.ExecContext(ctx, `INSERT INTO jobs(id, seq, tenant_org_id, name, spec, state, priority, hold_micros,
-			submitted_at, tier, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, tenantOrgID, spec.Name, string(raw),
-			string(j.State), spec.Priority, int64(hold), ms(t.now), spec.Tier, spec.IdempotencyKey); err != nil {
-			return err
-		}
-		if hold > 0 {
-			if err := ledger.Apply(ctx, ledgerTx{t}, t.now, ledger.Transfer{
-				ID: holdIDSeq(j.ID, 0), DebitAccountID: ledger.WalletID(tenantOrgID), CreditAccountID: ledger.EscrowID,
-				Amount: hold, Flags: ledger.Pending, Code: "hold", JobID: j.ID,
-			}); err != nil {
-				return err
-			}
-		}
-		return t.event(ctx, j.ID, "submitted", fmt.Sprintf("queued; hold of %s CNY placed", hold.Yuan()))
-	})
-	if err == nil && replay {
-		return s.Job(ctx, j.ID)
+	req := &submitReq{tenant: tenantOrgID, raw: string(raw), hold: hold, done: make(chan struct{}),
+		job: core.Job{ID: newID("job-"), TenantOrgID: tenantOrgID, Spec: spec, State: core.JobQueued, HoldMicros: hold}}
+	s.submits.submit(ctx, s, req)
+	if req.err == nil && req.replay {
+		return s.Job(ctx, req.job.ID)
 	}
-	return j, err
+	return req.job, req.err
+}
+
+// Group commit of submissions. Concurrent SubmitJob calls share one write
+// transaction (one fsync) of up to SubmitBatchMax jobs; each job is its
+// own savepoint, so one refused job (no funds, idempotency conflict) does
+// not take the others with it. The first caller to find no batch running
+// commits batches until the queue is empty.
+const (
+	SubmitBatchMax = 256
+	submitQueueMax = 16 * SubmitBatchMax
+	// submitTimeout bounds one batch: callers from many requests wait on
+	// it, so no single caller's context may cancel it.
+	submitTimeout = 30 * time.Second
+)
+
+type submitReq struct {
+	tenant string
+	raw    string
+	hold   core.Micros
+	job    core.Job
+	replay bool
+	err    error
+	done   chan struct{}
+}
+
+type submitter struct {
+	mu    sync.Mutex
+	queue []*submitReq
+	busy  bool
+}
+
+func (b *submitter) submit(ctx context.Context, s *Store, req *submitReq) {
+	b.mu.Lock()
+	if len(b.queue) >= submitQueueMax {
+		b.mu.Unlock()
+		req.err = core.Errorf(core.EUnavailable, "too many submissions in flight; retry")
+		return
+	}
+	b.queue = append(b.queue, req)
+	if b.busy {
+		b.mu.Unlock()
+		select {
+		case <-req.done:
+		case <-ctx.Done():
+			// The batch still commits or not; the caller's retry with an
+			// idempotency key finds out which.
+			req.err = ctx.Err()
+		}
+		return
+	}
+	b.busy = true
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), SubmitBatchMax)
+		batch := append([]*submitReq(nil), b.queue[:n]...)
+		b.queue = b.queue[n:]
+		if n == 0 {
+			b.busy = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		s.submitBatch(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) submitBatch(batch []*submitReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), submitTimeout)
+	defer cancel()
+	errs := make([]error, len(batch))
+	err := s.update(ctx, func(t *tx) error {
+		var seq int64
+		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM jobs`).Scan(&seq); err != nil {
+			return err
+		}
+		for i, r := range batch {
+			if _, err := t.ExecContext(ctx, `SAVEPOINT submit`); err != nil {
+				return err
+			}
+			r.job.Seq = seq + 1
+			errs[i] = s.submitIn(ctx, t, r)
+			if errs[i] != nil {
+				if _, err := t.ExecContext(ctx, `ROLLBACK TO SAVEPOINT submit`); err != nil {
+					return err
+				}
+			} else if !r.replay {
+				seq++
+			}
+			if _, err := t.ExecContext(ctx, `RELEASE SAVEPOINT submit`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		r.err = errs[i]
+		if err != nil {
+			r.err, r.replay = err, false
+		}
+	}
+}
+
+// submitIn inserts one job and its hold within a batch's transaction.
+func (s *Store) submitIn(ctx context.Context, t *tx, r *submitReq) error {
+	j := &r.job
+	j.SubmittedAt = t.now
+	if key := j.Spec.IdempotencyKey; key != "" {
+		var id, oldSpec string
+		err := t.QueryRowContext(ctx, `SELECT id, spec FROM jobs WHERE tenant_org_id = ? AND idempotency_key = ?`,
+			r.tenant, key).Scan(&id, &oldSpec)
+		if err == nil {
+			if oldSpec != r.raw {
+				return core.Errorf(core.EConflict, "idempotency key %q was used for a different job", key)
+			}
+			j.ID, r.replay = id, true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if _, err := t.ExecContext(ctx, `INSERT INTO jobs(id, seq, tenant_org_id, name, spec, state, priority, hold_micros,
+		submitted_at, tier, idempotency_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, j.ID, j.Seq, r.tenant, j.Spec.Name, r.raw,
+		string(j.State), j.Spec.Priority, int64(r.hold), ms(t.now), j.Spec.Tier, j.Spec.IdempotencyKey); err != nil {
+		return err
+	}
+	if r.hold > 0 {
+		if err := ledger.Apply(ctx, ledgerTx{t}, t.now, ledger.Transfer{
+			ID: holdIDSeq(j.ID, 0), DebitAccountID: ledger.WalletID(r.tenant), CreditAccountID: ledger.EscrowID,
+			Amount: r.hold, Flags: ledger.Pending, Code: "hold", JobID: j.ID,
+		}); err != nil {
+			return err
+		}
+	}
+	return t.event(ctx, j.ID, "submitted", fmt.Sprintf("queued; hold of %s CNY placed", r.hold.Yuan()))
 }
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,

@@ -147,7 +147,7 @@ func (s *Store) CreateToken(ctx context.Context, orgID, name string) (string, er
 func (s *Store) Authenticate(ctx context.Context, token string) (core.Principal, error) {
 	var p core.Principal
 	var role string
-	err := s.r.QueryRowContext(ctx, `SELECT org_id, role FROM tokens WHERE hash = ?`, hashToken(token)).Scan(&p.OrgID, &role)
+	err := s.readRow(ctx, `SELECT org_id, role FROM tokens WHERE hash = ?`, hashToken(token)).Scan(&p.OrgID, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, core.Errorf(core.EUnauthorized, "unknown token")
 	}

@@ -38,7 +38,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxOpenConns(pgConnsMax)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{w: db, r: db, dialect: dialectPostgres, Now: func() time.Time { return time.Now().UTC() }, Billing: DefaultBilling}
+	s := &Store{w: db, r: db, dialect: dialectPostgres, Now: func() time.Time { return time.Now().UTC() }, Billing: DefaultBilling,
+		reads: map[string]*sql.Stmt{}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect %s: %w", redact(dsn), err)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,10 @@ type Store struct {
 	w       *sql.DB // the single writer (SQLite); the pool (PostgreSQL)
 	r       *sql.DB // readers (the same pool on PostgreSQL)
 	dialect dialect
+	submits submitter
+	stmts   *stmtCache // SQLite only
+	readMu  sync.Mutex
+	reads   map[string]*sql.Stmt // hot reads, a handful of fixed queries
 	Now     func() time.Time
 	Billing Billing
 }
@@ -68,7 +73,8 @@ func open(ctx context.Context, dir, synchronous string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readersMax)
-	s := &Store{w: w, r: r, Now: func() time.Time { return time.Now().UTC() }, Billing: DefaultBilling}
+	s := &Store{w: w, r: r, Now: func() time.Time { return time.Now().UTC() }, Billing: DefaultBilling, stmts: newStmtCache(w),
+		reads: map[string]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -92,6 +98,14 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	s.readMu.Lock()
+	for _, st := range s.reads {
+		st.Close()
+	}
+	s.readMu.Unlock()
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -104,6 +118,141 @@ type tx struct {
 	*sql.Tx
 	now     time.Time
 	dialect dialect
+	stmts   *stmtCache           // nil: no statement cache
+	local   map[string]*sql.Stmt // prepared for this transaction only
+}
+
+// stmtCache keeps SQLite write statements prepared on the writer
+// connection across transactions: parsing SQL was a third of a submission's
+// CPU. A statement first seen inside a transaction is prepared there for
+// that transaction and, once the transaction has released the (only)
+// writer connection, prepared on the pool for good. Bounded: SQL built
+// with a variable number of placeholders stops being cached once the cache
+// is full. PostgreSQL needs none: pgx caches statements per connection.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+// stmtCacheMax bounds the statements kept.
+const stmtCacheMax = 512
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+}
+
+func (t *tx) prepared(ctx context.Context, q string) *sql.Stmt {
+	c := t.stmts
+	if c == nil {
+		return nil
+	}
+	if st, ok := t.local[q]; ok {
+		return st
+	}
+	c.mu.Lock()
+	st, ok := c.m[q]
+	full := len(c.m)+len(c.pending) >= stmtCacheMax
+	if !ok && !full {
+		c.pending[q] = true
+	}
+	c.mu.Unlock()
+	if ok {
+		return t.Tx.StmtContext(ctx, st) // already prepared on this connection: no parsing
+	}
+	if full {
+		return nil
+	}
+	local, err := t.Tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run unprepared: the error comes back from there
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[q] = local
+	return local
+}
+
+// flush prepares the statements first seen in a transaction that has
+// ended, now that the writer connection is free.
+func (c *stmtCache) flush(ctx context.Context) {
+	c.mu.Lock()
+	qs := make([]string, 0, len(c.pending))
+	for q := range c.pending {
+		qs = append(qs, q)
+	}
+	c.mu.Unlock()
+	for _, q := range qs {
+		st, err := c.db.PrepareContext(ctx, q)
+		c.mu.Lock()
+		delete(c.pending, q)
+		if err == nil && c.m[q] == nil {
+			c.m[q], st = st, nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// readRow runs a hot read (every request authenticates, every quote
+// checks the topology version) through statements prepared on the reader
+// pool once, instead of parsing the SQL each time.
+func (s *Store) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	s.readMu.Lock()
+	st, ok := s.reads[q]
+	s.readMu.Unlock()
+	if !ok {
+		var err error
+		if st, err = s.r.PrepareContext(ctx, q); err != nil {
+			return s.r.QueryRowContext(ctx, q, args...) // the error comes back from there
+		}
+		s.readMu.Lock()
+		if prev, dup := s.reads[q]; dup {
+			st.Close()
+			st = prev
+		} else {
+			s.reads[q] = st
+		}
+		s.readMu.Unlock()
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// ExecContext runs q in the transaction through the statement cache.
+func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, q, args...)
+}
+
+// QueryContext runs q in the transaction through the statement cache.
+func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
+// QueryRowContext runs q in the transaction through the statement cache.
+func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
 }
 
 // update runs fn in one write transaction, committing if fn returns nil.
@@ -118,7 +267,14 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 			return fmt.Errorf("write lock: %w", err)
 		}
 	}
-	tt := &tx{Tx: t, now: s.Now(), dialect: s.dialect}
+	tt := &tx{Tx: t, now: s.Now(), dialect: s.dialect, stmts: s.stmts}
+	if s.stmts != nil {
+		defer func() {
+			if len(tt.local) > 0 {
+				s.stmts.flush(context.WithoutCancel(ctx))
+			}
+		}()
+	}
 	if err := tt.checkFence(ctx); err != nil {
 		_ = t.Rollback()
 		return err
