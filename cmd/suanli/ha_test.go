@@ -219,34 +219,7 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("only %d submissions acknowledged", want)
 	}
 	// Wait for every job to end (each declares 1 s on a simulated center).
-	var jobs []api.JobView
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		jobs = jobs[:0]
-		for off := 0; ; off += 500 {
-			page, total, err := cl.Jobs(ctx, client.JobsFilter{Limit: 500, Offset: off})
-			if err != nil {
-				t.Fatal(err)
-			}
-			jobs = append(jobs, page...)
-			if off+500 >= total {
-				break
-			}
-		}
-		active := 0
-		for _, j := range jobs {
-			if !j.State.Terminal() {
-				active++
-			}
-		}
-		if active == 0 || time.Now().After(deadline) {
-			if active > 0 {
-				t.Errorf("%d jobs still active", active)
-			}
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	jobs := waitAllEnded(t, cl, 90*time.Second)
 	byName := map[string][]api.JobView{}
 	for _, j := range jobs {
 		byName[j.Name] = append(byName[j.Name], j)
@@ -283,4 +256,39 @@ func TestFailover(t *testing.T) {
 		t.Errorf("ledger verify after failovers: %v %v", problems, err)
 	}
 	t.Logf("%d submissions acknowledged by 3 replicas through 3 leader kills; all placed once, succeeded, ledger verified", want)
+}
+
+// waitAllEnded lists every job of the client's tenant until none is
+// active (or the deadline passes, which is an error) and returns them.
+func waitAllEnded(t *testing.T, cl *client.Client, within time.Duration) []api.JobView {
+	t.Helper()
+	ctx := context.Background()
+	var jobs []api.JobView
+	for deadline := time.Now().Add(within); ; {
+		jobs = jobs[:0]
+		for off := 0; ; off += 500 {
+			page, total, err := cl.Jobs(ctx, client.JobsFilter{Limit: 500, Offset: off})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, page...)
+			if off+500 >= total {
+				break
+			}
+		}
+		active := 0
+		for _, j := range jobs {
+			if !j.State.Terminal() {
+				active++
+			}
+		}
+		if active == 0 {
+			return jobs
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d jobs still active after %s", active, within)
+			return jobs
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -101,30 +101,7 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	cl := client.New(urls, cr.Tenant.Token)
 	ctx := context.Background()
-	var jobs []api.JobView
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		jobs = jobs[:0]
-		for off := 0; ; off += 500 {
-			page, total, err := cl.Jobs(ctx, client.JobsFilter{Limit: 500, Offset: off})
-			if err != nil {
-				t.Fatal(err)
-			}
-			jobs = append(jobs, page...)
-			if off+500 >= total {
-				break
-			}
-		}
-		active := 0
-		for _, j := range jobs {
-			if !j.State.Terminal() {
-				active++
-			}
-		}
-		if active == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	jobs := waitAllEnded(t, cl, 60*time.Second)
 	byName := map[string][]api.JobView{}
 	for _, j := range jobs {
 		byName[j.Name] = append(byName[j.Name], j)

@@ -279,6 +279,8 @@ type Topology struct {
 
 	quotesVersion int64
 	quotes        map[string]quoted // by sched.Signature, for quotesVersion
+	lastVersion   int64             // the version as last read, for quotes
+	versionRead   time.Time
 }
 
 // NewTopology returns an empty cache over st.
@@ -378,7 +380,7 @@ func SchedJob(j core.Job) sched.Job {
 func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (int64, error) {
 	job := SchedJob(core.Job{Spec: spec})
 	key := sched.Signature(job)
-	version, err := st.TopologyVersion(ctx)
+	version, err := topo.recentVersion(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -412,6 +414,30 @@ func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (in
 
 // QuoteCacheMax bounds the quotes cached per topology version.
 const QuoteCacheMax = 4096
+
+// quoteVersionTTL is how long quotes trust the topology version they last
+// read: submissions come by the thousand per second, topology changes
+// (a center registered, a node drained) by the minute; a hold quoted on a
+// topology a quarter second old is still a bound the rolling holds correct.
+const quoteVersionTTL = 250 * time.Millisecond
+
+func (t *Topology) recentVersion(ctx context.Context) (int64, error) {
+	t.mu.Lock()
+	if t.versionRead.After(time.Now().Add(-quoteVersionTTL)) {
+		v := t.lastVersion
+		t.mu.Unlock()
+		return v, nil
+	}
+	t.mu.Unlock()
+	v, err := t.st.TopologyVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	t.mu.Lock()
+	t.lastVersion, t.versionRead = v, time.Now()
+	t.mu.Unlock()
+	return v, nil
+}
 
 type quoted struct {
 	rate int64

@@ -139,16 +139,7 @@ func (s *Store) StaleAgentCenters(ctx context.Context) ([]core.Center, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []core.Center
-	for rows.Next() {
-		c, err := scanCenter(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanCenters(rows)
 }
 
 // LoseCenter marks an agent center unavailable because its agent went
@@ -178,30 +169,8 @@ func (s *Store) LoseCenter(ctx context.Context, centerID string) (requeued, fail
 // CenterJobs lists a center's scheduled and running jobs with their
 // placements, oldest first: the work its agent must be running.
 func (s *Store) CenterJobs(ctx context.Context, centerID string, limit int) ([]core.Job, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE center_id = ? AND state IN ('scheduled','running')
+	return s.jobsWithPlacements(ctx, `SELECT `+jobCols+` FROM jobs WHERE center_id = ? AND state IN ('scheduled','running')
 		ORDER BY seq LIMIT ?`, centerID, limit)
-	if err != nil {
-		return nil, err
-	}
-	var out []core.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].Placements, err = s.placements(ctx, s.r, out[i].ID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // MarkStarted records that the center's own system started a scheduled

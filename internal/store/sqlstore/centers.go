@@ -79,6 +79,20 @@ const centerCols = `id, name, display_name, kind, region, pue_milli, green_perce
 	executor, status, core_hour, mem_gib_hour, nominal_pflops, source, created_at, storage_gib_hour, egress_gib,
 	status_reason, agent_seen_at`
 
+// scanCenters reads every row (centerCols) and closes rows.
+func scanCenters(rows *sql.Rows) ([]core.Center, error) {
+	defer rows.Close()
+	var out []core.Center
+	for rows.Next() {
+		c, err := scanCenter(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func scanCenter(sc interface{ Scan(...any) error }) (core.Center, error) {
 	var c core.Center
 	var kind string
@@ -121,16 +135,8 @@ func (s *Store) Centers(ctx context.Context) ([]core.Center, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []core.Center
-	for rows.Next() {
-		c, err := scanCenter(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanCenters(rows)
+	if err != nil {
 		return nil, err
 	}
 	byID := make(map[string]*core.Center, len(out))

@@ -314,8 +314,14 @@ func (s *Store) JobsInStates(ctx context.Context, limit int, states ...core.JobS
 	for _, st := range states {
 		args = append(args, string(st))
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN (`+ph+`) ORDER BY seq LIMIT ?`,
+	return s.jobsWithPlacements(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN (`+ph+`) ORDER BY seq LIMIT ?`,
 		append(args, limit)...)
+}
+
+// jobsWithPlacements reads the jobs a query selects (jobCols), then each
+// one's placements.
+func (s *Store) jobsWithPlacements(ctx context.Context, q string, args ...any) ([]core.Job, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

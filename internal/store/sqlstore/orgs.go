@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
@@ -145,12 +147,57 @@ func (s *Store) CreateToken(ctx context.Context, orgID, name string) (string, er
 
 // Authenticate resolves a bearer token to its principal.
 func (s *Store) Authenticate(ctx context.Context, token string) (core.Principal, error) {
+	h := hashToken(token)
+	if p, ok := s.auth.get(h); ok {
+		return p, nil
+	}
 	var p core.Principal
 	var role string
-	err := s.readRow(ctx, `SELECT org_id, role FROM tokens WHERE hash = ?`, hashToken(token)).Scan(&p.OrgID, &role)
+	err := s.readRow(ctx, `SELECT org_id, role FROM tokens WHERE hash = ?`, h).Scan(&p.OrgID, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, core.Errorf(core.EUnauthorized, "unknown token")
 	}
 	p.Role = core.Role(role)
+	if err == nil {
+		s.auth.put(h, p)
+	}
 	return p, err
+}
+
+// authCache remembers recently checked tokens for AuthCacheTTL: every API
+// request authenticates, and a token's org and role never change (tokens
+// are only created). Bounded; unknown tokens are never cached.
+type authCache struct {
+	mu sync.Mutex
+	m  map[string]authEntry
+}
+
+type authEntry struct {
+	p  core.Principal
+	at time.Time
+}
+
+// Limits of the token cache.
+const (
+	AuthCacheTTL = 5 * time.Second
+	authCacheMax = 10_000
+)
+
+func (c *authCache) get(h string) (core.Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	if !ok || time.Since(e.at) > AuthCacheTTL {
+		return core.Principal{}, false
+	}
+	return e.p, true
+}
+
+func (c *authCache) put(h string, p core.Principal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= authCacheMax {
+		c.m = map[string]authEntry{}
+	}
+	c.m[h] = authEntry{p: p, at: time.Now()}
 }

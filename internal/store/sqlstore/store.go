@@ -44,6 +44,7 @@ type Store struct {
 	dialect dialect
 	submits submitter
 	stmts   *stmtCache // SQLite only
+	auth    authCache
 	readMu  sync.Mutex
 	reads   map[string]*sql.Stmt // hot reads, a handful of fixed queries
 	Now     func() time.Time
