@@ -140,9 +140,10 @@ func TestSimulated(t *testing.T) {
 					t.Errorf("replica %d usage %d ms, want exactly %d", rr.Index, rr.UsageMs, tt.wantUsage)
 				}
 			}
-			logs, _ := ReadLogs(dir, "job-s", 2)
-			if !strings.Contains(logs, "[simulated]") || !strings.Contains(logs, "nothing is executed") {
-				t.Errorf("simulated logs must say so: %q", logs)
+			logs := SimulatedLogs(core.Job{Spec: r.Spec, Placements: r.Placements, State: o.Result.State})
+			if !strings.Contains(logs, "[simulated]") || !strings.Contains(logs, "nothing is executed") ||
+				!strings.Contains(logs, "==> replica 1 <==") {
+				t.Errorf("simulated logs must say so, per replica: %q", logs)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,29 +40,8 @@ func NewSimulated(dataDir string, outcomes chan<- Outcome) *Simulated {
 // Start begins (or resumes) a simulated run.
 func (s *Simulated) Start(_ context.Context, run Run) error {
 	start := run.StartedAt
-	resumed := !start.IsZero()
-	if !resumed {
+	if start.IsZero() {
 		start = s.Now()
-	}
-	if err := os.MkdirAll(LogDir(s.DataDir, run.JobID), 0o755); err != nil {
-		return fmt.Errorf("log dir: %w", err)
-	}
-	for _, p := range run.Placements {
-		flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		if !resumed {
-			flags |= os.O_TRUNC
-		}
-		f, err := os.OpenFile(logPath(s.DataDir, run.JobID, p.Index), flags, 0o644)
-		if err != nil {
-			return err
-		}
-		verb := "started"
-		if resumed {
-			verb = "resumed after a server restart"
-		}
-		fmt.Fprintf(f, "[simulated] %s replica %d on node %s (%s x%d); declared duration %s, max %s; nothing is executed\n",
-			verb, p.Index, p.NodeName, orNone(p.AccelModel), run.Spec.Replicas[p.Index].AccelCount, run.Spec.Duration, run.Spec.MaxDuration)
-		f.Close()
 	}
 	runFor := min(run.Spec.Duration, run.Spec.MaxDuration)
 	remaining := max(start.Add(runFor).Sub(s.Now()), 0)
@@ -162,4 +142,26 @@ func (s *Simulated) Stop() {
 		sr.once.Do(func() {})
 		delete(s.runs, id)
 	}
+}
+
+// SimulatedLogs is the log of a simulated run, made from the job's record:
+// nothing executes, so nothing is written per run (a log file per replica
+// cost more than the rest of a submission).
+func SimulatedLogs(j core.Job) string {
+	var b strings.Builder
+	for _, p := range j.Placements {
+		if len(j.Placements) > 1 {
+			fmt.Fprintf(&b, "==> replica %d <==\n", p.Index)
+		}
+		cards := int64(0)
+		if p.Index < len(j.Spec.Replicas) {
+			cards = j.Spec.Replicas[p.Index].AccelCount
+		}
+		fmt.Fprintf(&b, "[simulated] replica %d on node %s (%s x%d); declared duration %s, max %s; nothing is executed\n",
+			p.Index, p.NodeName, orNone(p.AccelModel), cards, j.Spec.Duration, j.Spec.MaxDuration)
+		if j.FinishedAt != nil {
+			fmt.Fprintf(&b, "[simulated] %s at %s\n", j.State, j.FinishedAt.Format(time.RFC3339))
+		}
+	}
+	return b.String()
 }

@@ -157,8 +157,12 @@ func (s *Server) open(ctx context.Context) error {
 		},
 		Logs: func(ctx context.Context, j core.Job) (string, error) {
 			if j.CenterID != "" {
-				if c, err := st.Center(ctx, j.CenterID); err == nil && c.Executor == core.ExecutorAgent {
+				c, err := st.Center(ctx, j.CenterID)
+				switch {
+				case err == nil && c.Executor == core.ExecutorAgent:
 					return s.Hub.Logs(ctx, j)
+				case err == nil && c.Executor == core.ExecutorSimulated:
+					return executor.SimulatedLogs(j), nil
 				}
 			}
 			return executor.ReadLogs(cfg.DataDir, j.ID, len(j.Spec.Replicas))

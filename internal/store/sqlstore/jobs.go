@@ -135,13 +135,33 @@ func (s *Store) submitBatch(batch []*submitReq) {
 		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM jobs`).Scan(&seq); err != nil {
 			return err
 		}
+		// The holds go through one batchTx: the wallets, the escrow account
+		// and the journal's last hash are read once and written once per
+		// batch instead of once per job; a refused job is undone in memory
+		// (b.rollback) as its rows are by the savepoint.
+		b := newBatchTx(t)
+		defer b.close()
+		holds := make([][]ledger.Transfer, 0, len(batch))
+		for _, r := range batch {
+			if h, ok := r.holdTransfer(); ok {
+				holds = append(holds, []ledger.Transfer{h})
+			}
+		}
+		if err := b.prefetch(ctx, holds); err != nil {
+			return err
+		}
 		for i, r := range batch {
 			if _, err := t.ExecContext(ctx, `SAVEPOINT submit`); err != nil {
 				return err
 			}
+			b.begin()
 			r.job.Seq = seq + 1
-			errs[i] = s.submitIn(ctx, t, r)
+			errs[i] = s.submitIn(ctx, t, b, r)
 			if errs[i] != nil {
+				if core.ErrorCode(errs[i]) == core.EInternal {
+					return errs[i] // an I/O failure or a bug, not a refused job
+				}
+				b.rollback()
 				if _, err := t.ExecContext(ctx, `ROLLBACK TO SAVEPOINT submit`); err != nil {
 					return err
 				}
@@ -152,7 +172,7 @@ func (s *Store) submitBatch(batch []*submitReq) {
 				return err
 			}
 		}
-		return nil
+		return b.flush(ctx)
 	})
 	for i, r := range batch {
 		r.err = errs[i]
@@ -162,8 +182,14 @@ func (s *Store) submitBatch(batch []*submitReq) {
 	}
 }
 
+// holdTransfer is the job's hold, if it has one.
+func (r *submitReq) holdTransfer() (ledger.Transfer, bool) {
+	return ledger.Transfer{ID: holdIDSeq(r.job.ID, 0), DebitAccountID: ledger.WalletID(r.tenant), CreditAccountID: ledger.EscrowID,
+		Amount: r.hold, Flags: ledger.Pending, Code: "hold", JobID: r.job.ID}, r.hold > 0
+}
+
 // submitIn inserts one job and its hold within a batch's transaction.
-func (s *Store) submitIn(ctx context.Context, t *tx, r *submitReq) error {
+func (s *Store) submitIn(ctx context.Context, t *tx, lt ledger.Tx, r *submitReq) error {
 	j := &r.job
 	j.SubmittedAt = t.now
 	if key := j.Spec.IdempotencyKey; key != "" {
@@ -186,11 +212,8 @@ func (s *Store) submitIn(ctx context.Context, t *tx, r *submitReq) error {
 		string(j.State), j.Spec.Priority, int64(r.hold), ms(t.now), j.Spec.Tier, j.Spec.IdempotencyKey); err != nil {
 		return err
 	}
-	if r.hold > 0 {
-		if err := ledger.Apply(ctx, ledgerTx{t}, t.now, ledger.Transfer{
-			ID: holdIDSeq(j.ID, 0), DebitAccountID: ledger.WalletID(r.tenant), CreditAccountID: ledger.EscrowID,
-			Amount: r.hold, Flags: ledger.Pending, Code: "hold", JobID: j.ID,
-		}); err != nil {
+	if h, ok := r.holdTransfer(); ok {
+		if err := ledger.Apply(ctx, lt, t.now, h); err != nil {
 			return err
 		}
 	}
