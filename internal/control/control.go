@@ -281,6 +281,7 @@ type Topology struct {
 	quotes        map[string]quoted // by sched.Signature, for quotesVersion
 	lastVersion   int64             // the version as last read, for quotes
 	versionRead   time.Time
+	inflight      map[string]chan struct{} // quotes being computed, by shape
 }
 
 // NewTopology returns an empty cache over st.
@@ -387,6 +388,21 @@ func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (in
 	if q, ok := topo.quote(version, key); ok {
 		return q.rate, q.err
 	}
+	// One computation per shape at a time: a burst of submissions of a
+	// new shape waits for the first instead of each building the state.
+	done, first := topo.computing(key)
+	if !first {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		if q, ok := topo.quote(version, key); ok {
+			return q.rate, q.err
+		}
+	} else {
+		defer topo.computed(key)
+	}
 	centers, nodes, err := topo.Get(ctx)
 	if err != nil {
 		return 0, err
@@ -454,6 +470,29 @@ func (t *Topology) quote(version int64, key string) (quoted, bool) {
 	return q, ok
 }
 
+// computing registers a quote computation for key; first is false when
+// another is under way, whose end done signals.
+func (t *Topology) computing(key string) (done chan struct{}, first bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ch, ok := t.inflight[key]; ok {
+		return ch, false
+	}
+	if t.inflight == nil {
+		t.inflight = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	t.inflight[key] = ch
+	return ch, true
+}
+
+func (t *Topology) computed(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	close(t.inflight[key])
+	delete(t.inflight, key)
+}
+
 func (t *Topology) remember(version int64, key string, q quoted) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -481,12 +520,45 @@ func (l *Loop) schedule(ctx context.Context) error {
 	for _, p := range plan.Pending {
 		pending[p.JobID] = p.Reason
 	}
-	n, err := l.Store.ApplyPlan(ctx, as, pending)
+	// Apply in chunks: one transaction holds the store's write lock, and
+	// submissions wait behind it (on PostgreSQL every statement is a round
+	// trip, so a plan of thousands of jobs would hold it for seconds).
+	n := 0
+	for len(as) > 0 || len(pending) > 0 {
+		k := min(len(as), PlanChunkMax)
+		chunk := pending
+		if len(pending) > PlanChunkMax {
+			chunk = map[string]string{}
+			for id, why := range pending {
+				if len(chunk) == PlanChunkMax {
+					break
+				}
+				chunk[id] = why
+			}
+		}
+		applied, err := l.Store.ApplyPlan(ctx, as[:k], chunk)
+		n += applied
+		if err != nil {
+			return err
+		}
+		as = as[k:]
+		if len(chunk) == len(pending) {
+			pending = nil
+		} else {
+			for id := range chunk {
+				delete(pending, id)
+			}
+		}
+	}
 	if l.OnCycle != nil {
 		l.OnCycle(time.Since(t0), n)
 	}
-	return err
+	return nil
 }
+
+// PlanChunkMax bounds the assignments (and pending reasons) one store
+// transaction applies.
+const PlanChunkMax = 256
 
 // start starts scheduled jobs. On its first pass it also resumes jobs left
 // running by an earlier process (simulated runs; real ones were requeued by
