@@ -51,7 +51,9 @@ func (s *Store) SubmitJob(ctx context.Context, tenantOrgID string, spec core.Job
 	}
 	req := &submitReq{tenant: tenantOrgID, raw: string(raw), hold: hold, done: make(chan struct{}),
 		job: core.Job{ID: newID("job-"), TenantOrgID: tenantOrgID, Spec: spec, State: core.JobQueued, HoldMicros: hold}}
-	s.submits.submit(ctx, s, req)
+	if err := s.submits.submit(ctx, s, req); err != nil {
+		return core.Job{}, err
+	}
 	if req.err == nil && req.replay {
 		return s.Job(ctx, req.job.ID)
 	}
@@ -87,24 +89,25 @@ type submitter struct {
 	busy  bool
 }
 
-func (b *submitter) submit(ctx context.Context, s *Store, req *submitReq) {
+// submit queues req and returns once its batch has committed (the result
+// is in req) or with an error when req's fate is unknown to the caller.
+func (b *submitter) submit(ctx context.Context, s *Store, req *submitReq) error {
 	b.mu.Lock()
 	if len(b.queue) >= submitQueueMax {
 		b.mu.Unlock()
-		req.err = core.Errorf(core.EUnavailable, "too many submissions in flight; retry")
-		return
+		return core.Errorf(core.EUnavailable, "too many submissions in flight; retry")
 	}
 	b.queue = append(b.queue, req)
 	if b.busy {
 		b.mu.Unlock()
 		select {
 		case <-req.done:
+			return nil
 		case <-ctx.Done():
-			// The batch still commits or not; the caller's retry with an
-			// idempotency key finds out which.
-			req.err = ctx.Err()
+			// The batch still commits or not (and owns req until then); the
+			// caller's retry with an idempotency key finds out which.
+			return ctx.Err()
 		}
-		return
 	}
 	b.busy = true
 	b.mu.Unlock()
@@ -116,7 +119,7 @@ func (b *submitter) submit(ctx context.Context, s *Store, req *submitReq) {
 		if n == 0 {
 			b.busy = false
 			b.mu.Unlock()
-			return
+			return nil
 		}
 		b.mu.Unlock()
 		s.submitBatch(batch)
