@@ -286,7 +286,8 @@ func TestCentersPage(t *testing.T) {
 		"不可用",
 	)
 	res, body = get(t, h, "/centers?lang=en", withToken(tokTenantA))
-	wantContains(t, body, "simulated", "local (real)", "/card-h", "Unavailable", "PFLOPS FP16")
+	wantContains(t, body, "simulated", "local (real)", "/card-h", "Unavailable", "PFLOPS FP16",
+		`class="badge exec-agent"`, "agent (real)", "agent missed its heartbeats")
 }
 
 func TestJobsFiltersAndIsolation(t *testing.T) {

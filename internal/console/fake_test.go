@@ -79,6 +79,9 @@ func newFake() *fakeSource {
 			Status: core.CenterAvailable, Prices: core.PriceBook{CoreHour: 50_000}},
 		{ID: "c-down", Name: "sh-down", DisplayName: "上海维护中心", Kind: core.KindAI, Region: "shanghai",
 			PUEMilli: 1200, ProviderOrgID: "org-p1", Executor: core.ExecutorSimulated, Status: core.CenterUnavailable},
+		{ID: "c-slurm", Name: "yc-slurm", DisplayName: "宜昌超算 Slurm", Kind: core.KindHPC, Region: "hubei-yichang",
+			PUEMilli: 1200, ProviderOrgID: "org-p1", Executor: core.ExecutorAgent, Status: core.CenterUnavailable,
+			StatusReason: "agent missed its heartbeats", Prices: core.PriceBook{CoreHour: 40_000}},
 	}
 	f.stats = map[string]*core.CenterStats{
 		"c-ai": {Nodes: 10, ReadyNodes: 9, Accelerators: map[string]int64{"A100": 64, "910B": 8}, CPUMilli: 900_000,

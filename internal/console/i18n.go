@@ -73,6 +73,8 @@ func (c *catalog) ExecBadge(executor string) template.HTML {
 		cls, key = "exec-sim", "exec.simulated"
 	case core.ExecutorLocal:
 		cls, key = "exec-local", "exec.local"
+	case core.ExecutorAgent:
+		cls, key = "exec-agent", "exec.agent"
 	}
 	label := executor
 	if key != "" {
@@ -136,6 +138,7 @@ var enMessages = map[string]string{
 
 	"exec.simulated": "simulated",
 	"exec.local":     "local (real)",
+	"exec.agent":     "agent (real)",
 
 	"center.status.available":   "Available",
 	"center.status.unavailable": "Unavailable",
@@ -409,6 +412,7 @@ var zhMessages = map[string]string{
 
 	"exec.simulated": "模拟",
 	"exec.local":     "本地（真实）",
+	"exec.agent":     "代理（真实）",
 
 	"center.status.available":   "可用",
 	"center.status.unavailable": "不可用",
