@@ -85,26 +85,40 @@ func (r *replica) leaderz() (leaderz, error) {
 	return z, json.NewDecoder(resp.Body).Decode(&z)
 }
 
+// migrated builds the binary and a fresh PostgreSQL database with the demo
+// network (`suanli migrate --demo`), for replicas to serve.
+func migrated(t *testing.T) (bin, data, dsn string, cr seed.Credentials) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs replicas on PostgreSQL")
+	}
+	dsn = pgtest.Database(t)
+	bin = build(t)
+	data = t.TempDir()
+	if out, err := exec.Command(bin, "--data", data, "migrate", "--db", dsn, "--demo").CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "demo-credentials.json"))
+	if err != nil || json.Unmarshal(raw, &cr) != nil {
+		t.Fatalf("credentials: %v", err)
+	}
+	return bin, data, dsn, cr
+}
+
+// haJob is a 1-second simulated job whose idempotency key is its name, so
+// a retried submission is the same job.
+func haJob(key string) api.JobRequest {
+	return api.JobRequest{Name: key, IdempotencyKey: key, DurationS: 1, MaxDurationS: 120,
+		Replicas: []api.ReplicaRequest{{CPUMilli: 1000, MemMiB: 1024}}}
+}
+
 // TestFailover runs three `serve` replicas on one PostgreSQL, a stream of
 // submissions from several clients, and kills the leader with SIGKILL three
 // times. Afterwards every acknowledged job exists exactly once, was placed
 // once and ran to its end, and the ledger verifies; the takeover times are
 // logged.
 func TestFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs replicas on PostgreSQL")
-	}
-	dsn := pgtest.Database(t)
-	bin := build(t)
-	data := t.TempDir()
-	if out, err := exec.Command(bin, "--data", data, "migrate", "--db", dsn, "--demo").CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
-	var cr seed.Credentials
-	raw, err := os.ReadFile(filepath.Join(data, "demo-credentials.json"))
-	if err != nil || json.Unmarshal(raw, &cr) != nil {
-		t.Fatalf("credentials: %v", err)
-	}
+	bin, data, dsn, cr := migrated(t)
 	var mu sync.Mutex
 	reps := []*replica{}
 	for i := 0; i < 3; i++ {
@@ -137,8 +151,7 @@ func TestFailover(t *testing.T) {
 				default:
 				}
 				key := fmt.Sprintf("ha-%d-%d", c, n)
-				req := api.JobRequest{Name: key, IdempotencyKey: key, DurationS: 1, MaxDurationS: 120,
-					Replicas: []api.ReplicaRequest{{CPUMilli: 1000, MemMiB: 1024}}}
+				req := haJob(key)
 				deadline := time.Now().Add(60 * time.Second)
 				for time.Now().Before(deadline) {
 					cl := client.New(urls(), cr.Tenant.Token)

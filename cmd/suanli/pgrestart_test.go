@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +11,6 @@ import (
 	"github.com/suanli/suanli/internal/api"
 	"github.com/suanli/suanli/internal/client"
 	"github.com/suanli/suanli/internal/core"
-	"github.com/suanli/suanli/internal/seed"
 	"github.com/suanli/suanli/internal/store/pgtest"
 )
 
@@ -23,20 +18,7 @@ import (
 // two replicas: clients get retryable errors (503 or no connection), never
 // a 500, and nothing acknowledged is lost or doubled.
 func TestPostgresRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs replicas on PostgreSQL")
-	}
-	dsn := pgtest.Database(t)
-	bin := build(t)
-	data := t.TempDir()
-	if out, err := exec.Command(bin, "--data", data, "migrate", "--db", dsn, "--demo").CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
-	var cr seed.Credentials
-	raw, err := os.ReadFile(filepath.Join(data, "demo-credentials.json"))
-	if err != nil || json.Unmarshal(raw, &cr) != nil {
-		t.Fatalf("credentials: %v", err)
-	}
+	bin, data, dsn, cr := migrated(t)
 	a, b := startReplica(t, bin, data, dsn), startReplica(t, bin, data, dsn)
 	urls := a.url + "," + b.url
 
@@ -57,8 +39,7 @@ func TestPostgresRestart(t *testing.T) {
 				default:
 				}
 				key := fmt.Sprintf("pg-%d-%d", c, n)
-				req := api.JobRequest{Name: key, IdempotencyKey: key, DurationS: 1, MaxDurationS: 120,
-					Replicas: []api.ReplicaRequest{{CPUMilli: 1000, MemMiB: 1024}}}
+				req := haJob(key)
 				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					j, err := cl.Submit(ctx, req)

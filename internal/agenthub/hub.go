@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -264,12 +265,9 @@ func (h *Hub) apply(ctx context.Context, c core.Center, j core.Job, r agentproto
 func (h *Hub) meter(ctx context.Context, j core.Job, tr *run) {
 	h.mu.Lock()
 	due := time.Since(tr.meteredAt) >= h.MeterInterval && len(tr.usage) > 0 && j.State == core.JobRunning
-	totals := make(map[int]int64, len(tr.usage))
-	for k, v := range tr.usage {
-		totals[k] = v
-	}
+	var totals map[int]int64
 	if due {
-		tr.meteredAt = time.Now()
+		tr.meteredAt, totals = time.Now(), maps.Clone(tr.usage)
 	}
 	h.mu.Unlock()
 	if !due {
@@ -349,16 +347,15 @@ func (h *Hub) prune(centerID string, active map[string]core.Job) {
 // usage each run last reported to this replica is metered (usage is
 // recorded once whatever replica reports it), then the store requeues or
 // fails the center's jobs. Only the leader calls it.
-func (h *Hub) Reap(ctx context.Context) ([]string, error) {
+func (h *Hub) Reap(ctx context.Context) error {
 	stale, err := h.Store.StaleAgentCenters(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var moved []string
 	for _, c := range stale {
 		jobs, err := h.Store.CenterJobs(ctx, c.ID, CenterJobsMax)
 		if err != nil {
-			return moved, err
+			return err
 		}
 		for _, j := range jobs {
 			if j.State != core.JobRunning {
@@ -367,10 +364,7 @@ func (h *Hub) Reap(ctx context.Context) ([]string, error) {
 			h.mu.Lock()
 			var totals map[int]int64
 			if r := h.runs[j.ID]; r != nil && r.attempt == j.Attempt {
-				totals = make(map[int]int64, len(r.usage))
-				for k, v := range r.usage {
-					totals[k] = v
-				}
+				totals = maps.Clone(r.usage)
 			}
 			h.mu.Unlock()
 			if len(totals) > 0 {
@@ -381,7 +375,7 @@ func (h *Hub) Reap(ctx context.Context) ([]string, error) {
 		}
 		requeued, failed, err := h.Store.LoseCenter(ctx, c.ID)
 		if err != nil {
-			return moved, fmt.Errorf("lose center %s: %w", c.Name, err)
+			return fmt.Errorf("lose center %s: %w", c.Name, err)
 		}
 		h.Log.Warn("agent missed its heartbeats; center unavailable, its work moved",
 			"center", c.Name, "requeued", len(requeued), "failed", len(failed))
@@ -390,10 +384,8 @@ func (h *Hub) Reap(ctx context.Context) ([]string, error) {
 			delete(h.runs, id)
 		}
 		h.mu.Unlock()
-		moved = append(moved, requeued...)
-		moved = append(moved, failed...)
 	}
-	return moved, nil
+	return nil
 }
 
 // UploadLogs stores logs an agent uploaded for one of its center's runs.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -17,9 +16,6 @@ import (
 
 	"github.com/suanli/suanli/internal/store/sqlstore"
 )
-
-// sqliteFile is the database file sqlstore.Open keeps in a data dir.
-const sqliteFile = "suanli.db"
 
 func exportCmd(g *globals) *cobra.Command {
 	var db, out string
@@ -131,13 +127,8 @@ type storeSpec struct {
 }
 
 func parseStoreSpec(db string) storeSpec {
-	switch {
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return storeSpec{dsn: db}
-	case strings.HasPrefix(db, "sqlite://"):
-		return storeSpec{dir: strings.TrimPrefix(db, "sqlite://")}
-	}
-	return storeSpec{dir: db}
+	dsn, dir, _ := sqlstore.Locate(db) // a plain path is a SQLite dir here
+	return storeSpec{dsn: dsn, dir: dir}
 }
 
 // openExisting opens the store to export: db when given, else the data
@@ -154,8 +145,8 @@ func openExisting(ctx context.Context, db, dataDir string) (*sqlstore.Store, err
 	if spec.dir == "" {
 		return nil, errors.New("an empty SQLite data dir")
 	}
-	if _, err := os.Stat(filepath.Join(spec.dir, sqliteFile)); err != nil {
-		return nil, fmt.Errorf("no suanli database in %s (%s): %w", spec.dir, sqliteFile, err)
+	if _, err := os.Stat(filepath.Join(spec.dir, sqlstore.FileName)); err != nil {
+		return nil, fmt.Errorf("no suanli database in %s (%s): %w", spec.dir, sqlstore.FileName, err)
 	}
 	return sqlstore.Open(ctx, spec.dir)
 }
@@ -215,7 +206,7 @@ func importInto(ctx context.Context, db string, r io.Reader) (sqlstore.ExportSum
 	if spec.dir == "" {
 		return sqlstore.ExportSummary{}, errors.New("an empty SQLite data dir")
 	}
-	path := filepath.Join(spec.dir, sqliteFile)
+	path := filepath.Join(spec.dir, sqlstore.FileName)
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(spec.dir, 0o750); err != nil {

@@ -71,8 +71,9 @@ type Loop struct {
 	// write); may be nil.
 	OnError func(err error)
 	// Lost, when set, runs every cycle: it moves the work of centers found
-	// lost (agenthub.Reap) and returns the jobs it moved.
-	Lost func(ctx context.Context) ([]string, error)
+	// lost (agenthub.Reap). Agent centers' jobs are never in the loop's own
+	// running set, so there is nothing for the loop to forget.
+	Lost func(ctx context.Context) error
 
 	// MeterInterval is how often running jobs' usage is recorded (and
 	// rolling windows captured).
@@ -146,12 +147,7 @@ func (l *Loop) Cycle(ctx context.Context) error {
 	}
 	l.retryOutcomes(ctx)
 	if l.Lost != nil {
-		moved, err := l.Lost(ctx)
-		for _, id := range moved {
-			delete(l.running, id)
-			delete(l.stopping, id)
-		}
-		if err != nil {
+		if err := l.Lost(ctx); err != nil {
 			return fmt.Errorf("lost centers: %w", err)
 		}
 	}

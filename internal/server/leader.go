@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -197,13 +196,19 @@ func (s *Server) startTerm(ctx context.Context, token int64) {
 	cfg.Log.Info("leading: running the scheduler and control loop", "replica", s.leader.id, "token", token)
 }
 
-// endTerm stops the term's loop and executors. Runs in flight are not
-// lost: the next leader recovers them from the store.
-func (s *Server) endTerm(t *term, why string) {
+// stop ends the term's loop and then its executors (without reporting
+// their runs' outcomes: the next term recovers them from the store).
+func (t *term) stop() {
 	t.cancel()
 	<-t.done
 	t.local.Stop()
 	t.sim.Stop()
+}
+
+// endTerm stops the term's loop and executors. Runs in flight are not
+// lost: the next leader recovers them from the store.
+func (s *Server) endTerm(t *term, why string) {
+	t.stop()
 	s.leader.mu.Lock()
 	if s.leader.term == t {
 		s.leader.term = nil
@@ -222,10 +227,7 @@ func (s *Server) resign(ctx context.Context) {
 	if t == nil {
 		return
 	}
-	t.cancel()
-	<-t.done
-	t.local.Stop()
-	t.sim.Stop()
+	t.stop()
 	if err := s.Store.ReleaseLease(ctx, LeaderLease, s.leader.id); err != nil {
 		s.cfg.Log.Warn("release the leader lease", "err", err)
 	}
@@ -234,20 +236,20 @@ func (s *Server) resign(ctx context.Context) {
 // OpenStore opens the database a Config names: "" or a plain path means
 // SQLite in that data dir; "sqlite://DIR"; "postgres://…".
 func OpenStore(ctx context.Context, db, dataDir string) (*sqlstore.Store, error) {
-	switch {
-	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
-		return sqlstore.OpenPostgres(ctx, db)
-	case strings.HasPrefix(db, "sqlite://"):
-		dir := strings.TrimPrefix(db, "sqlite://")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("sqlite dir: %w", err)
-		}
-		return sqlstore.Open(ctx, dir)
-	case db == "":
+	if db == "" {
 		return sqlstore.Open(ctx, dataDir)
-	default:
-		return nil, fmt.Errorf("--db %q: want postgres://…, sqlite://DIR or empty", db)
 	}
+	dsn, dir, plain := sqlstore.Locate(db)
+	switch {
+	case plain:
+		return nil, fmt.Errorf("--db %q: want postgres://…, sqlite://DIR or empty", db)
+	case dsn != "":
+		return sqlstore.OpenPostgres(ctx, dsn)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite dir: %w", err)
+	}
+	return sqlstore.Open(ctx, dir)
 }
 
 // leaderz answers who leads, for operators and failover tests: this

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,22 @@ const (
 	dialectSQLite dialect = iota
 	dialectPostgres
 )
+
+// FileName is the database file Open keeps in a data dir.
+const FileName = "suanli.db"
+
+// Locate reads a --db value: a PostgreSQL DSN ("postgres://…",
+// "postgresql://…") or a SQLite data dir ("sqlite://DIR"). Anything else
+// is taken as a plain dir, which plain reports.
+func Locate(db string) (dsn, dir string, plain bool) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return db, "", false
+	case strings.HasPrefix(db, "sqlite://"):
+		return "", strings.TrimPrefix(db, "sqlite://"), false
+	}
+	return "", db, true
+}
 
 // readersMax bounds the read pool.
 const readersMax = 4
@@ -59,7 +76,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 
 // open lets the package's own property tests trade durability for speed.
 func open(ctx context.Context, dir, synchronous string) (*Store, error) {
-	path := filepath.Join(dir, "suanli.db")
+	path := filepath.Join(dir, FileName)
 	// foreign_keys: SQLite leaves them off unless asked.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(memory)"
