@@ -114,8 +114,9 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 	if err != nil {
 		return resp, err
 	}
+	var nodes []core.Node
 	if req.Nodes != nil {
-		nodes := make([]core.Node, 0, len(req.Nodes))
+		nodes = make([]core.Node, 0, len(req.Nodes))
 		for _, n := range req.Nodes {
 			st := core.NodeReady
 			if !n.Ready {
@@ -124,14 +125,14 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 			nodes = append(nodes, core.Node{Name: n.Name, CPUMilli: n.CPUMilli, MemMiB: n.MemMiB,
 				AccelModel: n.AccelModel, AccelCount: n.AccelCount, Status: st})
 		}
-		if n, err := h.Store.SyncNodes(ctx, c.ID, nodes); err != nil {
+		// Checked before anything is written: a refused sync changes
+		// nothing, not even the heartbeat.
+		if err := core.ValidateNodes(nodes); err != nil {
 			return resp, err
-		} else if n > 0 {
-			h.Log.Info("center nodes changed", "center", c.Name, "changed", n)
 		}
 	}
-	// The heartbeat counts only once the report is accepted: a refused
-	// sync changes nothing.
+	// The heartbeat first: once the center shows the agent's nodes it also
+	// shows the agent as seen.
 	timeout := min(max(time.Duration(req.IntervalMs)*time.Millisecond*agentproto.MissedHeartbeats, TimeoutMin), TimeoutMax)
 	restored, err := h.Store.AgentHeartbeat(ctx, c.ID, timeout)
 	if err != nil {
@@ -139,6 +140,13 @@ func (h *Hub) Sync(ctx context.Context, p core.Principal, centerName string, req
 	}
 	if restored {
 		h.Log.Info("agent is back; center available again", "center", c.Name)
+	}
+	if req.Nodes != nil {
+		if n, err := h.Store.SyncNodes(ctx, c.ID, nodes); err != nil {
+			return resp, err
+		} else if n > 0 {
+			h.Log.Info("center nodes changed", "center", c.Name, "changed", n)
+		}
 	}
 	jobs, err := h.Store.CenterJobs(ctx, c.ID, CenterJobsMax)
 	if err != nil {

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // CenterKind is the type of a compute center.
 type CenterKind string
@@ -135,4 +138,36 @@ func (s CenterStats) Utilization() float64 {
 		return float64(s.UsedCPUMilli) / float64(s.CPUMilli)
 	}
 	return 0
+}
+
+// NodesPerCenterMax bounds one center's node list.
+const NodesPerCenterMax = 100_000
+
+// ValidateNodes checks a center's node list as its agent reports it:
+// names unique, capacity positive, accelerators of a catalog model.
+func ValidateNodes(nodes []Node) error {
+	if len(nodes) > NodesPerCenterMax {
+		return FieldErrorf("nodes", "at most %d", NodesPerCenterMax)
+	}
+	seen := make(map[string]bool, len(nodes))
+	for i, n := range nodes {
+		f := fmt.Sprintf("nodes[%d]", i)
+		_, known := LookupAccelerator(n.AccelModel)
+		switch {
+		case n.Name == "" || len(n.Name) > 253:
+			return FieldErrorf(f+".name", "must be 1 to 253 bytes")
+		case seen[n.Name]:
+			return FieldErrorf(f+".name", "%q appears twice", n.Name)
+		case n.CPUMilli <= 0 || n.MemMiB <= 0:
+			return FieldErrorf(f, "cpu_milli and mem_mib must be positive")
+		case n.AccelCount < 0 || (n.AccelCount > 0 && n.AccelModel == ""):
+			return FieldErrorf(f+".accel_model", "is required with accelerators")
+		case n.AccelModel != "" && !known:
+			return FieldErrorf(f+".accel_model", "%q is not in the catalog", n.AccelModel)
+		case n.Status != NodeReady && n.Status != NodeDown:
+			return FieldErrorf(f+".status", "must be ready or down")
+		}
+		seen[n.Name] = true
+	}
+	return nil
 }

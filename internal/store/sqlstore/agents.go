@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/suanli/suanli/internal/core"
@@ -51,26 +50,11 @@ func (s *Store) AgentHeartbeat(ctx context.Context, centerID string, timeout tim
 // down (never deleted: placements refer to them). It returns how many
 // nodes changed.
 func (s *Store) SyncNodes(ctx context.Context, centerID string, nodes []core.Node) (changed int, err error) {
-	if len(nodes) > NodesPerCenterMax {
-		return 0, core.FieldErrorf("nodes", "at most %d", NodesPerCenterMax)
+	if err := core.ValidateNodes(nodes); err != nil {
+		return 0, err
 	}
 	seen := make(map[string]bool, len(nodes))
-	for i, n := range nodes {
-		f := fmt.Sprintf("nodes[%d]", i)
-		switch {
-		case n.Name == "" || len(n.Name) > 253:
-			return 0, core.FieldErrorf(f+".name", "must be 1 to 253 bytes")
-		case seen[n.Name]:
-			return 0, core.FieldErrorf(f+".name", "%q appears twice", n.Name)
-		case n.CPUMilli <= 0 || n.MemMiB <= 0:
-			return 0, core.FieldErrorf(f, "cpu_milli and mem_mib must be positive")
-		case n.AccelCount < 0 || (n.AccelCount > 0 && n.AccelModel == ""):
-			return 0, core.FieldErrorf(f+".accel_model", "is required with accelerators")
-		case n.AccelModel != "" && !knownAccel(n.AccelModel):
-			return 0, core.FieldErrorf(f+".accel_model", "%q is not in the catalog", n.AccelModel)
-		case n.Status != core.NodeReady && n.Status != core.NodeDown:
-			return 0, core.FieldErrorf(f+".status", "must be ready or down")
-		}
+	for _, n := range nodes {
 		seen[n.Name] = true
 	}
 	err = s.update(ctx, func(t *tx) error {
@@ -242,9 +226,4 @@ func (s *Store) JobLogs(ctx context.Context, jobID string) (text string, updated
 		return "", time.Time{}, nil
 	}
 	return text, fromMs(at), err
-}
-
-func knownAccel(model string) bool {
-	_, ok := core.LookupAccelerator(model)
-	return ok
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/suanli/suanli/internal/core"
 )
 
-// NodesPerCenterMax bounds one center's node list.
-const NodesPerCenterMax = 100_000
-
 // CreateCenter registers a center with its nodes and prices in one
 // transaction.
 func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.Node) (core.Center, error) {
@@ -21,8 +18,8 @@ func (s *Store) CreateCenter(ctx context.Context, c core.Center, nodes []core.No
 	if c.Name == "" {
 		return c, core.FieldErrorf("name", "is required")
 	}
-	if len(nodes) > NodesPerCenterMax {
-		return c, core.FieldErrorf("nodes", "at most %d", NodesPerCenterMax)
+	if len(nodes) > core.NodesPerCenterMax {
+		return c, core.FieldErrorf("nodes", "at most %d", core.NodesPerCenterMax)
 	}
 	if !core.ValidExecutor(c.Executor) {
 		return c, core.FieldErrorf("executor", "must be local, simulated or agent")
