@@ -62,6 +62,37 @@ type Job struct {
 	Constraints   core.Constraints
 	HasCommand    bool // a real executor can run it
 	HasDuration   bool // a simulated center can model it
+	// Tier is spot, normal (or "") or guaranteed: spot work may be
+	// preempted by any job of equal or higher priority, normal work only by
+	// higher priority, guaranteed work never.
+	Tier string
+}
+
+// Running is a job that holds capacity now: what preemption may take
+// back. Allocs say what it holds on which node.
+type Running struct {
+	ID          string
+	Tenant      string
+	Priority    int
+	Tier        string
+	CenterID    string
+	StartedAtMs int64
+	RateScaled  int64 // what it pays per hour, core.RateScale fixed point
+	Allocs      []Alloc
+}
+
+// Alloc is capacity a running job holds on one node.
+type Alloc struct {
+	NodeID          string
+	CPU, Mem, Accel int64
+}
+
+// Preemption asks to stop running job JobID and requeue it, so that
+// ForJobID can start once its capacity is free.
+type Preemption struct {
+	JobID    string
+	ForJobID string
+	Reason   string
 }
 
 // Snapshot is the scheduler's whole input. NowMs is the time the
@@ -77,6 +108,9 @@ type Snapshot struct {
 	// memory MiB, accelerators) on scheduled and running work.
 	Tenants     map[string]Tenant
 	TenantUsage map[string][3]int64
+	// Running is the work that preemption may stop; its capacity is
+	// already counted in the nodes' Used fields.
+	Running []Running
 }
 
 // Decision places every replica of one job on one center.
@@ -95,8 +129,9 @@ type Pending struct {
 
 // Plan is the scheduler's whole output.
 type Plan struct {
-	Decisions []Decision
-	Pending   []Pending
+	Decisions   []Decision
+	Pending     []Pending
+	Preemptions []Preemption
 }
 
 // Policy is a scheduling policy. Implementations must be deterministic
