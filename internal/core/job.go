@@ -89,6 +89,11 @@ type JobSpec struct {
 	// DefaultAttempts.
 	MaxAttempts int         `json:"max_attempts,omitempty"`
 	Constraints Constraints `json:"constraints"`
+	// Data is where the job's input is; centers near it score higher.
+	Data DataSpec `json:"data,omitzero"`
+	// Weights, when set, rank candidate centers for this job instead of
+	// its tenant's or the platform's weights.
+	Weights *ScoreWeights `json:"weights,omitempty"`
 }
 
 // Tiers are priced as multiples of the list price (see meter.TierBPS).
@@ -158,6 +163,14 @@ func (s *JobSpec) Validate() error {
 	}
 	if s.MaxAttempts < 0 || s.MaxAttempts > MaxAttempts {
 		return FieldErrorf("max_attempts", "must be between 0 and %d", MaxAttempts)
+	}
+	if err := s.Data.Validate(); err != nil {
+		return err
+	}
+	if s.Weights != nil {
+		if err := s.Weights.Validate("weights"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

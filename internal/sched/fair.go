@@ -3,6 +3,8 @@ package sched
 import (
 	"fmt"
 	"sort"
+
+	"github.com/suanli/suanli/internal/core"
 )
 
 // TenantsMax bounds the tenants one pass orders fairly; past it, jobs of
@@ -15,6 +17,15 @@ const TenantsMax = 10_000
 type Tenant struct {
 	Weight int64
 	Quota  [3]int64
+	// Cohort names the tenants that lend each other idle quota: a tenant
+	// of a cohort may exceed its quota while the cohort as a whole stays
+	// within the sum of its members' quotas, by at most Borrow in each
+	// dimension (0 = no limit but the cohort's). Lenders reclaim what they
+	// lent by preemption when they need it.
+	Cohort string
+	Borrow [3]int64
+	// Weights rank centers for the tenant's jobs (nil: the default).
+	Weights *core.ScoreWeights
 }
 
 // fairShare orders jobs of equal priority across tenants by weighted
@@ -26,12 +37,21 @@ type fairShare struct {
 	tenants map[string]Tenant
 	usage   map[string][3]int64
 	total   [3]int64
+	cohorts map[string][]string // cohort -> member tenants, sorted
 }
 
 func newFairShare(s Snapshot, st *state) *fairShare {
-	f := &fairShare{tenants: s.Tenants, usage: map[string][3]int64{}}
+	f := &fairShare{tenants: s.Tenants, usage: map[string][3]int64{}, cohorts: map[string][]string{}}
 	for t, u := range s.TenantUsage {
 		f.usage[t] = u
+	}
+	for name, t := range s.Tenants {
+		if t.Cohort != "" {
+			f.cohorts[t.Cohort] = append(f.cohorts[t.Cohort], name)
+		}
+	}
+	for _, ms := range f.cohorts {
+		sort.Strings(ms)
 	}
 	for _, n := range s.Nodes {
 		if n.Ready {
@@ -68,15 +88,88 @@ func (f *fairShare) share(tenant string) float64 {
 var dimNames = [3]string{"CPU", "memory", "accelerator"}
 
 // overQuota says why job would take its tenant past its quota ("" if not).
+// A tenant in a cohort may go past its quota by borrowing: while the
+// cohort's members together stay within the sum of their quotas, and by
+// no more than the tenant's borrowing limit.
 func (f *fairShare) overQuota(j Job) string {
-	q := f.tenants[j.Tenant].Quota
+	t := f.tenants[j.Tenant]
+	q := t.Quota
 	u, d := f.usage[j.Tenant], demand(j)
 	for k := 0; k < 3; k++ {
-		if q[k] > 0 && u[k]+d[k] > q[k] {
-			return fmt.Sprintf("tenant %s quota: %s would reach %d of %d", j.Tenant, dimNames[k], u[k]+d[k], q[k])
+		if q[k] <= 0 || u[k]+d[k] <= q[k] {
+			continue
+		}
+		why := fmt.Sprintf("tenant %s quota: %s would reach %d of %d", j.Tenant, dimNames[k], u[k]+d[k], q[k])
+		if t.Cohort == "" {
+			return why
+		}
+		if excess := u[k] + d[k] - q[k]; t.Borrow[k] > 0 && excess > t.Borrow[k] {
+			return fmt.Sprintf("%s, and borrowing %d would pass its borrowing limit of %d", why, excess, t.Borrow[k])
+		}
+		cq, cu := f.cohortTotals(t.Cohort, k)
+		if cu+d[k] > cq {
+			return fmt.Sprintf("%s, and cohort %s has %d idle to lend", why, t.Cohort, max(cq-cu, 0))
 		}
 	}
 	return ""
+}
+
+// cohortTotals sums, over a cohort's members with a quota in dimension k,
+// their quotas and what they hold.
+func (f *fairShare) cohortTotals(cohort string, k int) (quota, used int64) {
+	for _, m := range f.cohorts[cohort] {
+		if q := f.tenants[m].Quota[k]; q > 0 {
+			quota += q
+			used += f.usage[m][k]
+		}
+	}
+	return quota, used
+}
+
+// borrowing reports whether tenant holds more than its quota somewhere.
+func (f *fairShare) borrowing(tenant string) bool {
+	q, u := f.tenants[tenant].Quota, f.usage[tenant]
+	for k := 0; k < 3; k++ {
+		if q[k] > 0 && u[k] > q[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// withinQuota reports whether job keeps its tenant within a quota it has.
+func (f *fairShare) withinQuota(j Job) bool {
+	q, u, d := f.tenants[j.Tenant].Quota, f.usage[j.Tenant], demand(j)
+	has := false
+	for k := 0; k < 3; k++ {
+		if q[k] > 0 {
+			has = true
+			if u[k]+d[k] > q[k] {
+				return false
+			}
+		}
+	}
+	return has
+}
+
+// reclaims reports whether job may take back, by preemption, quota its
+// tenant lent: v belongs to another tenant of the same cohort that is
+// borrowing now, and job keeps its own tenant within its quota.
+func (f *fairShare) reclaims(j Job, v *Running) bool {
+	t := f.tenants[j.Tenant]
+	if t.Cohort == "" || v.Tenant == j.Tenant || f.tenants[v.Tenant].Cohort != t.Cohort {
+		return false
+	}
+	return f.borrowing(v.Tenant) && f.withinQuota(j)
+}
+
+// remove takes a preempted job's holdings off its tenant's usage.
+func (f *fairShare) remove(v *Running) {
+	u := f.usage[v.Tenant]
+	for _, a := range v.Allocs {
+		u = [3]int64{u[0] - a.CPU, u[1] - a.Mem, u[2] - a.Accel}
+	}
+	f.usage[v.Tenant] = u
 }
 
 // run feeds the sorted queue to decide in fair-share order and records

@@ -66,6 +66,10 @@ func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 	n.UsedCPU += cpu
 	n.UsedMem += mem
 	n.UsedAccel += accel
+	if n.Ready && st.centerUsed != nil {
+		u := st.centerUsed[n.CenterID]
+		st.centerUsed[n.CenterID] = [3]int64{u[0] + cpu, u[1] + mem, u[2] + accel}
+	}
 	if ix != nil {
 		ix.byModel[n.AccelModel] = insert(ix.byModel[n.AccelModel], n)
 		ix.all = insert(ix.all, n)
@@ -83,20 +87,34 @@ func firstFit(s []*Node, r core.Replica, c Center, domesticOnly bool) (*Node, in
 	return nil, 0
 }
 
-// bestNode is the node a full scan would choose for r at c: lowest rate,
-// then lowest load, then lowest ID, among nodes where r fits now.
+// priceKey orders nodes for a replica by price per unit of compute: the
+// rate divided by the model's dense FP16 TFLOPS for accelerator replicas,
+// so a job accepting several models compares them in normalized PFLOPS;
+// the rate itself for CPU replicas.
+func priceKey(rate int64, r core.Replica, model string) int64 {
+	if r.AccelCount == 0 {
+		return rate
+	}
+	return rate / tflopsOf(model)
+}
+
+// bestNode is the node a full scan would choose for r at c: lowest price
+// per TFLOPS, then lowest load, then lowest ID, among nodes where r fits
+// now.
 func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, int64) {
 	ix := st.index[c.ID]
 	if ix == nil {
 		var best *Node
-		var bestRate, bestLoad int64
+		var bestKey, bestRate, bestLoad int64
 		for _, n := range st.nodes[c.ID] {
 			rate, ok := nodeFits(n, r, c, domesticOnly, false)
 			if !ok {
 				continue
 			}
-			if l := load(n); best == nil || rate < bestRate || (rate == bestRate && l < bestLoad) {
-				best, bestRate, bestLoad = n, rate, l
+			k := priceKey(rate, r, n.AccelModel)
+			if l := load(n); best == nil || k < bestKey || (k == bestKey && l < bestLoad) ||
+				(k == bestKey && l == bestLoad && n.ID < best.ID) {
+				best, bestKey, bestRate, bestLoad = n, k, rate, l
 			}
 		}
 		return best, bestRate
@@ -110,13 +128,13 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 		return n, rate
 	}
 	var best *Node
-	var bestRate int64
+	var bestKey, bestRate int64
 	b := st.bounds[c.ID]
 	for _, m := range ix.models {
 		if m == "" || !modelOK(m, r.AccelModels) {
 			continue
 		}
-		if price, ok := c.Prices.CardHour[m]; !ok || (best != nil && int64(price)*r.AccelCount*core.RateScale > bestRate) {
+		if price, ok := c.Prices.CardHour[m]; !ok || (best != nil && priceKey(int64(price)*r.AccelCount*core.RateScale, r, m) > bestKey) {
 			continue
 		}
 		if b != nil {
@@ -129,8 +147,8 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 			st.reboundModel(c.ID, m) // the bound let it through: tighten this model's bound
 			continue
 		}
-		if best == nil || rate < bestRate || (rate == bestRate && less(n, best)) {
-			best, bestRate = n, rate
+		if k := priceKey(rate, r, m); best == nil || k < bestKey || (k == bestKey && less(n, best)) {
+			best, bestKey, bestRate = n, k, rate
 		}
 	}
 	return best, bestRate

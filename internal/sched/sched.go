@@ -25,6 +25,8 @@ type Center struct {
 	Available bool
 	Executor  string // core.ExecutorLocal or core.ExecutorSimulated
 	Prices    core.PriceBook
+	// GreenPercent is the center's share of green power, 0..100.
+	GreenPercent int
 }
 
 // Node is a node with what is already allocated on it.
@@ -66,6 +68,10 @@ type Job struct {
 	// preempted by any job of equal or higher priority, normal work only by
 	// higher priority, guaranteed work never.
 	Tier string
+	// Data is where the job's input is (the network and locality factors).
+	Data core.DataSpec
+	// Weights, when set, rank centers for this job (else the tenant's).
+	Weights *core.ScoreWeights
 }
 
 // Running is a job that holds capacity now: what preemption may take
@@ -111,6 +117,10 @@ type Snapshot struct {
 	// Running is the work that preemption may stop; its capacity is
 	// already counted in the nodes' Used fields.
 	Running []Running
+	// Links is the network between regions; Weights the platform's
+	// default center-scoring weights (nil: core.DefaultScoreWeights).
+	Links   []core.Link
+	Weights *core.ScoreWeights
 }
 
 // Decision places every replica of one job on one center.
@@ -119,6 +129,8 @@ type Decision struct {
 	CenterID   string
 	Placements []core.Placement
 	RateScaled int64 // Σ replica rates at the chosen nodes, core.RateScale fixed point
+	// Why records the scores that chose the center ("why here").
+	Why *Explanation
 }
 
 // Pending explains why a job stays queued.
@@ -192,15 +204,21 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		observe = p.Observe
 	}
 	// A job shape that found no room stays without room while the pass
-	// only allocates; unplacing clears the memo.
+	// only allocates; freeing capacity clears the memo.
 	failed := map[string]string{}
 	fair := newFairShare(s, st)
+	vs := newVictims(s)
+	detailed, attempts := 0, 0
+	pending := func(job Job, reason string) bool {
+		plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
+		observe(job.ID, false)
+		return false
+	}
 	decide := func(job Job) bool {
 		if why := fair.overQuota(job); why != "" {
-			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: why})
-			observe(job.ID, false)
-			return false
+			return pending(job, why)
 		}
+		w := weightsFor(&s, job)
 		sig := signature(job)
 		var d *Decision
 		reason, known := failed[sig]
@@ -208,8 +226,12 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			known = false // the baseline decides every job from scratch
 		}
 		if !known {
-			if d, reason = st.place(job); d == nil {
+			detail := detailed < DetailedReasonsMax
+			if d, reason = st.place(job, w, detail); d == nil {
 				failed[sig] = reason
+				if detail {
+					detailed++
+				}
 			}
 		}
 		if d != nil && res != nil && !st.respects(res, d, job, s.NowMs) {
@@ -217,19 +239,40 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			clear(failed)
 			d, reason = nil, fmt.Sprintf("would delay job %s, which has capacity reserved from %s", res.jobID, atString(res.atMs, s.NowMs))
 		}
-		if d == nil {
-			if res == nil {
-				if res = st.reserve(job, s); res != nil {
-					reason = fmt.Sprintf("%s; capacity reserved on %s from %s", reason, res.centerName, atString(res.atMs, s.NowMs))
-				}
-			}
-			plan.Pending = append(plan.Pending, Pending{JobID: job.ID, Reason: reason})
-			observe(job.ID, false)
-			return false
+		if d != nil {
+			plan.Decisions = append(plan.Decisions, *d)
+			observe(job.ID, true)
+			return true
 		}
-		plan.Decisions = append(plan.Decisions, *d)
-		observe(job.ID, true)
-		return true
+		// Blocked: stop lower-priority, spot or borrowed work if that lets
+		// it start (not once a reservation holds capacity for an earlier
+		// job: victims freed now could break it).
+		if res == nil && len(s.Running) > 0 && attempts < PreemptAttemptsMax && len(plan.Preemptions) < PreemptionsMax {
+			attempts++
+			allowed := func(v *Running) bool {
+				return v.Tier != TierGuaranteed && (mayPreempt(job, v) || fair.reclaims(job, v))
+			}
+			if o := st.preempt(job, vs, allowed); o != nil {
+				for _, v := range o.victims {
+					why := fmt.Sprintf("preempted for job %s (priority %d) on %s", job.ID, job.Priority, o.center.Name)
+					if v.Priority >= job.Priority && v.Tier != TierSpot {
+						why = fmt.Sprintf("preempted: tenant %s reclaims quota lent to cohort %s, for job %s on %s",
+							job.Tenant, s.Tenants[job.Tenant].Cohort, job.ID, o.center.Name)
+					}
+					plan.Preemptions = append(plan.Preemptions, Preemption{JobID: v.ID, ForJobID: job.ID, Reason: why})
+					fair.remove(v)
+				}
+				clear(failed) // victims may have freed more than the job took
+				pending(job, o.describe())
+				return true // it holds the freed capacity, for fairness as if placed
+			}
+		}
+		if res == nil {
+			if res = st.reserve(job, s, w); res != nil {
+				reason = fmt.Sprintf("%s; capacity reserved on %s from %s", reason, res.centerName, atString(res.atMs, s.NowMs))
+			}
+		}
+		return pending(job, reason)
 	}
 	fair.run(queue, decide)
 	return plan
@@ -322,7 +365,7 @@ func (st *state) respects(res *reservation, d *Decision, job Job, nowMs int64) b
 // reserve finds the earliest release time at which job's whole gang fits,
 // placing it on a scratch copy of the state with the releases up to that
 // time applied. Nil when no release makes it fit.
-func (st *state) reserve(job Job, s Snapshot) *reservation {
+func (st *state) reserve(job Job, s Snapshot, w core.ScoreWeights) *reservation {
 	if len(s.Releases) == 0 {
 		return nil
 	}
@@ -352,7 +395,7 @@ func (st *state) reserve(job Job, s Snapshot) *reservation {
 		}
 		at := rel[end-1].AtMs
 		i = end
-		d, _ := scratch.place(job)
+		d, _ := scratch.place(job, w, false)
 		if d == nil {
 			continue
 		}
@@ -375,7 +418,11 @@ func (st *state) reserve(job Job, s Snapshot) *reservation {
 // clone copies the working state's nodes, so a plan can be tried on it.
 func (st *state) clone() *state {
 	cp := &state{centers: st.centers, nodes: make(map[string][]*Node, len(st.nodes)), byID: make(map[string]*Node, len(st.byID)),
-		releases: st.releases, bounds: make(map[string]*bound, len(st.bounds))}
+		releases: st.releases, bounds: make(map[string]*bound, len(st.bounds)),
+		net: st.net, centerRegion: st.centerRegion, centerTotal: st.centerTotal, centerUsed: make(map[string][3]int64, len(st.centerUsed))}
+	for id, u := range st.centerUsed {
+		cp.centerUsed[id] = u
+	}
 	for cid, b := range st.bounds {
 		cp.bounds[cid] = b // bounds are replaced, never changed in place
 	}
@@ -404,6 +451,12 @@ type state struct {
 	releases map[string][]Release // by node ID
 	bounds   map[string]*bound    // by center ID; nil = no pruning
 	index    map[string]*index    // by center ID; nil = scan every node (the baseline)
+
+	net          network
+	centerRegion map[string]string // center ID and name -> region
+	// Per center: allocated and total CPU, memory and accelerators of
+	// ready nodes (the load factor), kept current by adjust.
+	centerUsed, centerTotal map[string][3]int64
 }
 
 // bound is at least the most any ready node of a center can still offer,
@@ -463,7 +516,11 @@ func (st *state) rebound(centerID string) {
 
 func newState(s Snapshot) *state {
 	st := &state{nodes: make(map[string][]*Node), byID: make(map[string]*Node, len(s.Nodes)),
-		releases: make(map[string][]Release)}
+		releases: make(map[string][]Release), net: newNetwork(s.Links), centerRegion: make(map[string]string, 2*len(s.Centers)),
+		centerUsed: make(map[string][3]int64, len(s.Centers)), centerTotal: make(map[string][3]int64, len(s.Centers))}
+	for _, c := range s.Centers {
+		st.centerRegion[c.ID], st.centerRegion[c.Name] = c.Region, c.Region
+	}
 	for _, r := range s.Releases {
 		st.releases[r.NodeID] = append(st.releases[r.NodeID], r)
 	}
@@ -473,6 +530,11 @@ func newState(s Snapshot) *state {
 		n := s.Nodes[i] // copy: the plan must not change the caller's snapshot
 		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
 		st.byID[n.ID] = &n
+		if n.Ready {
+			u, t := st.centerUsed[n.CenterID], st.centerTotal[n.CenterID]
+			st.centerUsed[n.CenterID] = [3]int64{u[0] + n.UsedCPU, u[1] + n.UsedMem, u[2] + n.UsedAccel}
+			st.centerTotal[n.CenterID] = [3]int64{t[0] + n.CPUMilli, t[1] + n.MemMiB, t[2] + n.AccelCount}
+		}
 	}
 	st.bounds = make(map[string]*bound, len(st.nodes))
 	st.index = make(map[string]*index, len(st.nodes))
@@ -578,36 +640,97 @@ func load(n *Node) int64 {
 	return l
 }
 
-type candidate struct {
-	center Center
-	rate   int64
+// estimate is what a center offers a job on free capacity: the gang's
+// cheapest rate there, the compute it would get, and how much of it runs
+// on domestic chips.
+type estimate struct {
+	rate        int64 // Σ over replicas of the cheapest rate, core.RateScale fixed point
+	tflops      int64 // Σ dense FP16 TFLOPS of the accelerators those nodes give
+	domesticPPM int64 // share of replicas on domestic chips (CPU replicas: the center's flag)
+	accel       bool  // the job asks for accelerators
 }
 
-func (st *state) place(job Job) (*Decision, string) {
+type candidate struct {
+	center Center
+	est    estimate
+	cost   [6]int64
+	scored Scored
+}
+
+// DetailedReasonsMax bounds how many pending jobs per pass get node-level
+// reasons (each costs a scan of the centers' nodes).
+const DetailedReasonsMax = 256
+
+// place decides one job on the working state: eligible centers where the
+// gang may fit are scored with weights w, and the gang goes to the best
+// one it fits on. detail asks for node-level reasons when it fits nowhere.
+func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, string) {
 	var cands []candidate
 	reasons := map[string]int{}
+	var noRoom []Center
 	for _, c := range st.centers {
 		if ok, why := eligibleFor(c, job); !ok {
 			reasons[why]++
 			continue
 		}
-		rate, ok := st.cheapestRate(c, job, false)
+		est, ok := st.estimate(c, job)
 		if !ok {
 			reasons["insufficient free resources"]++
+			noRoom = append(noRoom, c)
 			continue
 		}
-		cands = append(cands, candidate{center: c, rate: rate})
+		cands = append(cands, candidate{center: c, est: est})
 	}
 	if len(cands) == 0 {
-		return nil, summarize(reasons)
+		return nil, st.withDetail(summarize(reasons), noRoom, job, detail)
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].rate < cands[j].rate })
-	for _, cand := range cands {
-		if d := st.tryGang(cand.center, job); d != nil {
-			return d, ""
+	for i := range cands {
+		c := cands[i].center
+		cands[i].cost = st.costs(c, cands[i].est, job)
+		cands[i].scored = Scored{CenterID: c.ID, CenterName: c.Name, RateScaled: cands[i].est.rate}
+	}
+	rank(cands, w)
+	for i, cand := range cands {
+		d := st.tryGang(cand.center, job)
+		if d == nil {
+			continue
 		}
+		why := &Explanation{Weights: w, Chosen: cand.scored}
+		for k, o := range cands {
+			if k != i && len(why.Others) < CandidatesShownMax {
+				why.Others = append(why.Others, o.scored)
+			}
+		}
+		if len(reasons) > 0 {
+			why.Rejected = summarize(reasons)
+		}
+		d.Why = why
+		return d, ""
 	}
-	return nil, "insufficient free resources for the whole gang"
+	for _, cand := range cands {
+		noRoom = append(noRoom, cand.center)
+	}
+	return nil, st.withDetail("insufficient free resources for the whole gang", noRoom, job, detail)
+}
+
+// RejectedCentersShownMax bounds the centers a detailed reason lists.
+const RejectedCentersShownMax = 3
+
+// withDetail appends, when asked, what the nodes of the first few centers
+// without room lack.
+func (st *state) withDetail(reason string, noRoom []Center, job Job, detail bool) string {
+	if !detail || len(noRoom) == 0 {
+		return reason
+	}
+	parts := []string{reason}
+	for i, c := range noRoom {
+		if i == RejectedCentersShownMax {
+			parts = append(parts, fmt.Sprintf("and %d more centers", len(noRoom)-i))
+			break
+		}
+		parts = append(parts, st.nodeRejections(c, job))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // eligibleFor is Eligible plus the center-level domestic check for jobs
@@ -633,43 +756,39 @@ func anyDomesticAccel(job Job) bool {
 	return false
 }
 
-// cheapestRate returns Σ over replicas of the cheapest rate any node of c
-// could offer each replica, on free capacity (or total capacity when total
-// is set). It is the ordering key between centers; tryGang does the exact
+// estimate sums, over replicas, what the best node of c for each replica
+// offers on free capacity. It orders centers; tryGang does the exact
 // placement.
-func (st *state) cheapestRate(c Center, job Job, total bool) (int64, bool) {
-	var sum int64
+func (st *state) estimate(c Center, job Job) (estimate, bool) {
+	var e estimate
 	var prev *core.Replica
+	var prevNode *Node
 	var prevRate int64
+	domestic := 0
 	for i, r := range job.Replicas {
-		if !total && prev != nil && sameShape(*prev, r) {
-			sum += prevRate // nothing is allocated here, so an identical replica has the same answer
-			continue
-		}
-		if !total && !st.mayFit(c.ID, r) {
-			return 0, false
-		}
-		if !total {
-			n, rate := st.bestNode(c, r, job.Constraints.DomesticOnly)
-			if n == nil {
-				return 0, false
+		n, rate := prevNode, prevRate
+		if prev == nil || !sameShape(*prev, r) { // nothing is allocated here, so an identical replica has the same answer
+			if !st.mayFit(c.ID, r) {
+				return estimate{}, false
 			}
-			sum += rate
-			prev, prevRate = &job.Replicas[i], rate
-			continue
-		}
-		best, found := int64(0), false
-		for _, n := range st.nodes[c.ID] {
-			if rate, ok := nodeFits(n, r, c, job.Constraints.DomesticOnly, total); ok && (!found || rate < best) {
-				best, found = rate, true
+			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly); n == nil {
+				return estimate{}, false
 			}
+			prev, prevNode, prevRate = &job.Replicas[i], n, rate
 		}
-		if !found {
-			return 0, false
+		e.rate += rate
+		if r.AccelCount > 0 {
+			e.accel = true
+			e.tflops += r.AccelCount * tflopsOf(n.AccelModel)
+			if domesticModel(n.AccelModel) {
+				domestic++
+			}
+		} else if c.Domestic {
+			domestic++
 		}
-		sum += best
 	}
-	return sum, true
+	e.domesticPPM = int64(domestic) * ppm / int64(len(job.Replicas))
+	return e, true
 }
 
 // tryGang places all replicas on c or none: allocations are applied to the

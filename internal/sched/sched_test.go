@@ -262,8 +262,20 @@ func TestSchedule(t *testing.T) {
 			want:  map[string]string{"a": "c1: n1"},
 		},
 		{
-			name:    "cheapest node model within a center beats load",
+			// H100 at 20 yuan for 989 TFLOPS is cheaper per unit of compute
+			// than A100 at 8 for 312, though dearer per card-hour.
+			name:    "cheapest model per PFLOPS within a center beats load",
 			centers: []sched.Center{c1.Obj()},
+			nodes: []sched.Node{
+				makeNode("n1").GPUs("A100", 8).Obj(),
+				makeNode("n2").GPUs("H100", 8).Used(6000, 0, 6).Obj(),
+			},
+			queue: []sched.Job{makeJob("a").GPUs(1).Obj()},
+			want:  map[string]string{"a": "c1: n2"},
+		},
+		{
+			name:    "a model dearer per PFLOPS loses though faster",
+			centers: []sched.Center{makeCenter("c1").Card("A100", 8).Card("H100", 40).Obj()},
 			nodes: []sched.Node{
 				makeNode("n1").GPUs("H100", 8).Obj(),
 				makeNode("n2").GPUs("A100", 8).Used(6000, 0, 6).Obj(),
@@ -440,7 +452,7 @@ func TestSchedule(t *testing.T) {
 			want:  map[string]string{"dom": "c2: n2", "any": "c1: n1"},
 		},
 		{
-			name:    "acceptable models: only listed models, cheapest first",
+			name:    "acceptable models: only listed models, cheapest per PFLOPS first",
 			centers: []sched.Center{c1.Obj()},
 			nodes: []sched.Node{
 				makeNode("n1").GPUs("A100", 1).Obj(),
@@ -453,7 +465,7 @@ func TestSchedule(t *testing.T) {
 				makeJob("ah2").Seq(3).GPUs(1, "A100", "H100").Obj(),
 				makeJob("v").Seq(4).GPUs(1, "V100").Obj(),
 			},
-			want: map[string]string{"h": "c1: n2", "ah": "c1: n1", "ah2": "c1: n3", "v": "pending"},
+			want: map[string]string{"h": "c1: n2", "ah": "c1: n3", "ah2": "c1: n1", "v": "pending"},
 		},
 		{
 			name:    "a model with no price is not offered",
