@@ -10,8 +10,8 @@ import (
 // how many victims a pass may stop, and how many running jobs of one
 // center one attempt considers (lowest importance first).
 const (
-	PreemptAttemptsMax  = 256
-	PreemptionsMax      = 1_000
+	PreemptAttemptsMax   = 256
+	PreemptionsMax       = 1_000
 	VictimsConsideredMax = 64
 )
 
