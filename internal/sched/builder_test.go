@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"testing"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/sched"
@@ -197,6 +196,12 @@ func cloneSnapshot(s sched.Snapshot) sched.Snapshot {
 		Releases:    slices.Clone(s.Releases),
 		Tenants:     maps.Clone(s.Tenants),
 		TenantUsage: maps.Clone(s.TenantUsage),
+		Links:       slices.Clone(s.Links),
+		Weights:     s.Weights,
+		Running:     slices.Clone(s.Running),
+	}
+	for i := range c.Running {
+		c.Running[i].Allocs = slices.Clone(c.Running[i].Allocs)
 	}
 	for i := range c.Centers {
 		m := make(map[string]core.Micros, len(c.Centers[i].Prices.CardHour))
@@ -214,10 +219,16 @@ func cloneSnapshot(s sched.Snapshot) sched.Snapshot {
 	return c
 }
 
+// fataler is what the harness needs of *testing.T and *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // schedule is the test harness: it runs CheapestFirst, fails the test when
 // the snapshot was changed or the plan breaks a structural invariant, and
 // returns the plan.
-func schedule(t testing.TB, s sched.Snapshot) sched.Plan {
+func schedule(t fataler, s sched.Snapshot) sched.Plan {
 	t.Helper()
 	before := cloneSnapshot(s)
 	p := sched.CheapestFirst{}.Schedule(s)

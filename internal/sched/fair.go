@@ -106,9 +106,9 @@ func (f *fairShare) overQuota(j Job) string {
 		if excess := u[k] + d[k] - q[k]; t.Borrow[k] > 0 && excess > t.Borrow[k] {
 			return fmt.Sprintf("%s, and borrowing %d would pass its borrowing limit of %d", why, excess, t.Borrow[k])
 		}
-		cq, cu := f.cohortTotals(t.Cohort, k)
-		if cu+d[k] > cq {
-			return fmt.Sprintf("%s, and cohort %s has %d idle to lend", why, t.Cohort, max(cq-cu, 0))
+		if cq, cu := f.cohortTotals(t.Cohort, k); cu+d[k] > cq {
+			lendable := max(cq-cu, 0) - max(q[k]-u[k], 0) // what the others leave idle
+			return fmt.Sprintf("%s, and cohort %s has %d idle to lend", why, t.Cohort, max(lendable, 0))
 		}
 	}
 	return ""

@@ -74,6 +74,16 @@ func (vs *victims) importance(a, b *Running) bool {
 	return a.ID < b.ID
 }
 
+// size orders running jobs by what they hold: accelerators, then CPU.
+func size(v *Running) [2]int64 {
+	var s [2]int64
+	for _, a := range v.Allocs {
+		s[0] += a.Accel
+		s[1] += a.CPU
+	}
+	return s
+}
+
 // free gives v's capacity back on the working state; take takes it again.
 func (st *state) free(v *Running) {
 	for _, a := range v.Allocs {
@@ -114,10 +124,10 @@ func (o *preemptOption) better(p *preemptOption) bool {
 }
 
 // preempt looks for the fewest, least important running jobs whose
-// capacity lets job's whole gang start on one eligible center. On success
-// the victims' capacity is freed on the working state and the job's gang
-// holds it (so no later job of this pass takes it); the job itself starts
-// in a later pass, once its victims have stopped. allowed says which
+// capacity lets job's whole gang start on one eligible center. The working
+// state keeps the victims' capacity in use: they are still running until
+// the control loop stops them, so no job of this pass may start there; the
+// preemptor starts in a later pass, which sees it free. allowed says which
 // running jobs this job may stop.
 func (st *state) preempt(job Job, vs *victims, allowed func(*Running) bool) *preemptOption {
 	var best *preemptOption
@@ -138,19 +148,29 @@ func (st *state) preempt(job Job, vs *victims, allowed func(*Running) bool) *pre
 		if len(cand) > VictimsConsideredMax {
 			cand = cand[len(cand)-VictimsConsideredMax:] // keep the least important
 		}
-		if o := st.victimsAt(c, job, cand, vs); o != nil && (best == nil || o.better(best)) {
-			best = o
+		// Reprieve most important first; then again with, within a
+		// priority, the smallest first, which stops fewer but larger jobs.
+		// Keep the better of the two.
+		bySize := append([]*Running(nil), cand...)
+		sort.SliceStable(bySize, func(i, j int) bool {
+			a, b := bySize[i], bySize[j]
+			if a.Priority != b.Priority {
+				return a.Priority > b.Priority
+			}
+			sa, sb := size(a), size(b)
+			return sa[0] < sb[0] || (sa[0] == sb[0] && sa[1] < sb[1])
+		})
+		for _, order := range [][]*Running{cand, bySize} {
+			if o := st.victimsAt(c, job, order, vs); o != nil && (best == nil || o.better(best)) {
+				best = o
+			}
 		}
 	}
 	if best == nil {
 		return nil
 	}
 	for _, v := range best.victims {
-		st.free(v)
 		vs.gone[v.ID] = true
-	}
-	if st.tryGang(best.center, job) == nil {
-		panic("sched: preemption option does not fit when applied") // victimsAt checked it on the same state
 	}
 	return best
 }

@@ -262,9 +262,8 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 					plan.Preemptions = append(plan.Preemptions, Preemption{JobID: v.ID, ForJobID: job.ID, Reason: why})
 					fair.remove(v)
 				}
-				clear(failed) // victims may have freed more than the job took
 				pending(job, o.describe())
-				return true // it holds the freed capacity, for fairness as if placed
+				return true // it will hold the victims' capacity: for fairness as if placed
 			}
 		}
 		if res == nil {
