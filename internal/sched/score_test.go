@@ -27,9 +27,9 @@ func TestCenterScoring(t *testing.T) {
 	green.GreenPercent = 90
 	dom := makeCenter("dom").Card("Ascend910B", 12).Region("south").Domestic().Obj()
 	nodes := []sched.Node{
-		makeNode("n-cheap").In("cheap").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 6).Obj(),
+		makeNode("n-cheap").In("cheap").GPUs("A100", 8).CPU(64000).Mem(1<<20).Used(0, 0, 6).Obj(),
 		makeNode("n-green").In("green").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Obj(),
-		makeNode("n-dom").In("dom").GPUs("Ascend910B", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 2).Obj(),
+		makeNode("n-dom").In("dom").GPUs("Ascend910B", 8).CPU(64000).Mem(1<<20).Used(0, 0, 2).Obj(),
 	}
 	links := []core.Link{
 		{From: "north", To: "east", LatencyMs: 30, BandwidthMbps: 10_000},

@@ -93,10 +93,38 @@ type MeterStatus struct {
 // TenantPolicy is a tenant's fair-share weight (1..1000) and quotas of
 // CPU milli-cores, memory MiB and accelerators across the network (0 = no
 // limit in that dimension).
+//
+// Tenants of one Cohort may borrow each other's idle quota; Borrow* cap
+// what the tenant may hold beyond its own quota by borrowing (0 = no cap
+// beyond what the cohort has idle). Weights, when set, rank centers for
+// the tenant's jobs instead of the platform default.
 type TenantPolicy struct {
-	OrgID      string `json:"org_id"`
-	Weight     int64  `json:"weight"`
-	QuotaCPU   int64  `json:"quota_cpu_milli"`
-	QuotaMem   int64  `json:"quota_mem_mib"`
-	QuotaAccel int64  `json:"quota_accelerators"`
+	OrgID       string             `json:"org_id"`
+	Weight      int64              `json:"weight"`
+	QuotaCPU    int64              `json:"quota_cpu_milli"`
+	QuotaMem    int64              `json:"quota_mem_mib"`
+	QuotaAccel  int64              `json:"quota_accelerators"`
+	Cohort      string             `json:"cohort"`
+	BorrowCPU   int64              `json:"borrow_cpu_milli"`
+	BorrowMem   int64              `json:"borrow_mem_mib"`
+	BorrowAccel int64              `json:"borrow_accelerators"`
+	Weights     *core.ScoreWeights `json:"weights,omitempty"`
+}
+
+// CohortLenMax bounds a cohort's name.
+const CohortLenMax = 64
+
+// ValidCohort reports whether name may name a cohort: empty (no cohort),
+// or 1..CohortLenMax lowercase letters, digits and '-', so that it reads
+// the same in a URL, a table and a log line.
+func ValidCohort(name string) bool {
+	if len(name) > CohortLenMax {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -48,8 +48,9 @@ type richIDs struct {
 // fillRich puts rows in every table through the store's own methods:
 // orgs and tokens, a center with prices and nodes, jobs that were charged
 // (with a 算力券 share and a 资源包), one still queued, a refund, agent
-// logs, a payout, a tenant policy, a related party, a setting and an open
-// hold that expires later. Text carries CJK, quotes, a newline and HTML
+// logs, a payout, tenant policies (one with a cohort and weights), a
+// network link, a related party, settings and an open hold that expires
+// later. Text carries CJK, quotes, a newline and HTML
 // characters; the center's nominal PFLOPS is a float with no exact binary
 // form.
 func fillRich(t *testing.T, s *Store) richIDs {
@@ -92,7 +93,11 @@ func fillRich(t *testing.T, s *Store) richIDs {
 	_, err = s.GrantVoucher(ctx, v.ID, tenant.ID, 2*core.MicrosPerYuan, "g1", "op")
 	must(err)
 	must(s.AddRelatedParty(ctx, other.ID, prov.ID, "same group", "op"))
-	must(s.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: tenant.ID, Weight: 3, QuotaAccel: 16}, "op"))
+	must(s.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: tenant.ID, Weight: 3, QuotaAccel: 16, Cohort: "lab-1",
+		BorrowAccel: 8, Weights: &core.ScoreWeights{Price: 50, Network: 30, Locality: 20}}, "op"))
+	must(s.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: other.ID, Weight: 1, Cohort: "lab-1"}, "op"))
+	must(s.SetLink(ctx, core.Link{From: "内蒙古", To: "beijing", LatencyMs: 9, BandwidthMbps: 400_000}, "op"))
+	must(s.SetSchedWeights(ctx, core.ScoreWeights{Price: 70, Network: 30}, "op"))
 	must(s.SetSetting(ctx, "note", "line one\nline two\t\"quoted\""))
 	_, err = s.BuyBundle(ctx, tenant.ID, "A100", 1, "po-1")
 	must(err)
@@ -201,9 +206,43 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if problems, err := dst.Verify(ctx); err != nil || len(problems) > 0 {
 				t.Errorf("Verify on the target: %v %v", problems, err)
 			}
+			checkNetwork(t, src, dst)
 			checkNewWrites(t, dst, ids, want)
 		})
 	}
+}
+
+// checkNetwork reads the links, the policies (cohorts, weights) and the
+// platform weights back through the store's methods on both sides.
+func checkNetwork(t *testing.T, src, dst *Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, read := range []func(*Store) (any, error){
+		func(s *Store) (any, error) { return s.Links(ctx) },
+		func(s *Store) (any, error) { return s.TenantPolicies(ctx) },
+		func(s *Store) (any, error) { return s.SchedWeights(ctx) },
+	} {
+		a, err := read(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := read(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
+			t.Errorf("after the import:\n  source %s\n  target %s", ja, jb)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // checkNewWrites makes a top-up and a job on an imported store: the top-up
