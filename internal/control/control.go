@@ -34,6 +34,9 @@ type Store interface {
 	TopologyVersion(ctx context.Context) (int64, error)
 	Allocations(ctx context.Context) ([]store.Allocation, error)
 	TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error)
+	Links(ctx context.Context) ([]core.Link, error)
+	SchedWeights(ctx context.Context) (core.ScoreWeights, error)
+	PreemptJob(ctx context.Context, jobID string, attempt int, reason string) error
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
 	MarkRunning(ctx context.Context, jobID, msg string) error
@@ -82,6 +85,7 @@ type Loop struct {
 	wake      chan struct{}
 	running   map[string]bool   // jobs whose run this process started
 	stopping  map[string]string // jobs being stopped by the loop itself, with the reason
+	preempted map[string]bool   // preempted runs whose end has not been seen: their outcome is dropped
 	lastMeter time.Time
 	retry     []executor.Outcome
 	resumed   bool // running jobs left by an earlier process were picked up
@@ -91,7 +95,7 @@ type Loop struct {
 func New(st Store, runners map[string]Runner, outcomes <-chan executor.Outcome, commissionBPS int64, log *slog.Logger) *Loop {
 	return &Loop{Store: st, Topology: NewTopology(st), Runners: runners, Outcomes: outcomes, Policy: sched.CheapestFirst{},
 		CommissionBPS: commissionBPS, Interval: DefaultInterval, MeterInterval: DefaultMeterInterval, Log: log,
-		wake: make(chan struct{}, 1), running: map[string]bool{}, stopping: map[string]string{}}
+		wake: make(chan struct{}, 1), running: map[string]bool{}, stopping: map[string]string{}, preempted: map[string]bool{}}
 }
 
 // Wake asks for a cycle now (after a submit or cancel). It never blocks.
@@ -204,6 +208,12 @@ func (l *Loop) meter(ctx context.Context) error {
 }
 
 func (l *Loop) finish(ctx context.Context, o executor.Outcome) {
+	if l.preempted[o.JobID] {
+		// The job was requeued when it was preempted; this is the end of
+		// the stopped run, not of the job.
+		delete(l.preempted, o.JobID)
+		return
+	}
 	if reason := l.stopping[o.JobID]; reason != "" && o.Result.State == core.JobCancelled {
 		o.Result.Reason = reason
 	}
@@ -316,7 +326,8 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	}
 	for _, c := range centers {
 		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
-			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
+			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices,
+			GreenPercent: c.GreenPercent})
 	}
 	allocs, err := st.Allocations(ctx)
 	if err != nil {
@@ -343,14 +354,31 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 		s.Releases = append(s.Releases, sched.Release{NodeID: a.NodeID, AtMs: a.ReleaseAtMs, CPU: a.CPU, Mem: a.Mem, Accel: a.Accel})
 		u := s.TenantUsage[a.TenantOrgID]
 		s.TenantUsage[a.TenantOrgID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}
+		// Allocations come ordered by job: one Running per job.
+		if n := len(s.Running); n == 0 || s.Running[n-1].ID != a.JobID {
+			s.Running = append(s.Running, sched.Running{ID: a.JobID, Tenant: a.TenantOrgID, Priority: a.Priority, Tier: a.Tier,
+				CenterID: a.CenterID, StartedAtMs: a.StartedAtMs})
+		}
+		r := &s.Running[len(s.Running)-1]
+		r.RateScaled += a.RateScaled
+		r.Allocs = append(r.Allocs, sched.Alloc{NodeID: a.NodeID, CPU: a.CPU, Mem: a.Mem, Accel: a.Accel})
 	}
+	if s.Links, err = st.Links(ctx); err != nil {
+		return s, err
+	}
+	w, err := st.SchedWeights(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Weights = &w
 	pols, err := st.TenantPolicies(ctx)
 	if err != nil {
 		return s, err
 	}
 	s.Tenants = make(map[string]sched.Tenant, len(pols))
 	for _, p := range pols {
-		s.Tenants[p.OrgID] = sched.Tenant{Weight: p.Weight, Quota: [3]int64{p.QuotaCPU, p.QuotaMem, p.QuotaAccel}}
+		s.Tenants[p.OrgID] = sched.Tenant{Weight: p.Weight, Quota: [3]int64{p.QuotaCPU, p.QuotaMem, p.QuotaAccel},
+			Cohort: p.Cohort, Borrow: [3]int64{p.BorrowCPU, p.BorrowMem, p.BorrowAccel}, Weights: p.Weights}
 	}
 	queued, err := st.JobsInStates(ctx, sched.QueueScanMax, core.JobQueued)
 	if err != nil {
@@ -365,7 +393,8 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 // SchedJob converts a job to the scheduler's view of it.
 func SchedJob(j core.Job) sched.Job {
 	return sched.Job{ID: j.ID, Tenant: j.TenantOrgID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
-		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0, MaxDurationMs: j.Spec.MaxDuration.Milliseconds()}
+		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0, MaxDurationMs: j.Spec.MaxDuration.Milliseconds(),
+		Tier: j.Spec.Tier, Data: j.Spec.Data, Weights: j.Spec.Weights}
 }
 
 // Quote returns the highest total rate (core.RateScale fixed point, per
@@ -508,9 +537,12 @@ func (l *Loop) schedule(ctx context.Context) error {
 		return nil
 	}
 	plan := l.Policy.Schedule(s)
+	if err := l.preempt(ctx, plan.Preemptions); err != nil {
+		return err
+	}
 	as := make([]store.Assignment, 0, len(plan.Decisions))
 	for _, d := range plan.Decisions {
-		as = append(as, store.Assignment{JobID: d.JobID, CenterID: d.CenterID, Placements: d.Placements})
+		as = append(as, store.Assignment{JobID: d.JobID, CenterID: d.CenterID, Placements: d.Placements, Why: d.Why.String()})
 	}
 	pending := make(map[string]string, len(plan.Pending))
 	for _, p := range plan.Pending {
@@ -552,6 +584,66 @@ func (l *Loop) schedule(ctx context.Context) error {
 	return nil
 }
 
+// preempt stops the plan's victims and queues them again: a run this
+// process owns has its usage metered and is cancelled (its end is then
+// ignored); an agent center's run is cancelled by its agent once the store
+// has moved the job to a new attempt.
+func (l *Loop) preempt(ctx context.Context, ps []sched.Preemption) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	attempts := make(map[string]int, len(ps))
+	for _, p := range ps {
+		attempts[p.JobID] = -1
+	}
+	allocs, err := l.Store.Allocations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range allocs {
+		if _, ok := attempts[a.JobID]; ok {
+			attempts[a.JobID] = a.Attempt
+		}
+	}
+	for _, p := range ps {
+		attempt := attempts[p.JobID]
+		if attempt < 0 {
+			continue // it ended since the snapshot: its capacity is free anyway
+		}
+		if l.running[p.JobID] {
+			for _, r := range l.Runners {
+				totals, ok := r.Usage(p.JobID)
+				if !ok {
+					continue
+				}
+				if _, err := l.Store.Meter(ctx, p.JobID, totals, l.CommissionBPS); err != nil {
+					return fmt.Errorf("meter preempted job %s: %w", p.JobID, err)
+				}
+				break
+			}
+		}
+		err := l.Store.PreemptJob(ctx, p.JobID, attempt, p.Reason)
+		if core.ErrorCode(err) == core.EConflict {
+			l.Log.Info("preemption skipped", "job", p.JobID, "err", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("preempt job %s: %w", p.JobID, err)
+		}
+		l.Log.Info("preempted", "job", p.JobID, "for", p.ForJobID)
+		if l.running[p.JobID] {
+			delete(l.running, p.JobID)
+			l.preempted[p.JobID] = true
+			for _, r := range l.Runners {
+				if r.Cancel(p.JobID) {
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // PlanChunkMax bounds the assignments (and pending reasons) one store
 // transaction applies.
 const PlanChunkMax = 256
@@ -582,6 +674,9 @@ func (l *Loop) start(ctx context.Context) error {
 	for _, j := range jobs {
 		if l.running[j.ID] || exec[j.CenterID] == core.ExecutorAgent {
 			continue // agent centers' agents pull their work themselves (agenthub)
+		}
+		if l.preempted[j.ID] {
+			continue // its preempted run has not ended yet; start the new attempt after
 		}
 		r := l.Runners[exec[j.CenterID]]
 		if r == nil {

@@ -192,7 +192,8 @@ type Job struct {
 	State       JobState `json:"state"`
 	CenterID    string   `json:"center_id,omitempty"`
 	Attempt     int      `json:"attempt"`
-	BackendID   string   `json:"backend_id,omitempty"` // the run's id in the center's own system (Slurm job id, Kubernetes Job)
+	Preemptions int      `json:"preemptions,omitempty"` // attempts ended by preemption (not counted by max_attempts)
+	BackendID   string   `json:"backend_id,omitempty"`  // the run's id in the center's own system (Slurm job id, Kubernetes Job)
 	// CancelRequested: the tenant asked to cancel and the run is being
 	// stopped.
 	CancelRequested bool        `json:"cancel_requested,omitempty"`

@@ -40,6 +40,7 @@ type Assignment struct {
 	JobID      string
 	CenterID   string
 	Placements []core.Placement
+	Why        string // why this center: the scheduler's scores, kept in the job's events
 }
 
 // ReplicaResult is how one replica ended.
@@ -82,6 +83,15 @@ type Allocation struct {
 	TenantOrgID     string
 	CPU, Mem, Accel int64
 	ReleaseAtMs     int64
+	// The job holding it, for preemption: its ID, center, priority,
+	// tier, when it started (or was scheduled) and the replica's rate.
+	JobID       string
+	Attempt     int
+	CenterID    string
+	Priority    int
+	Tier        string
+	StartedAtMs int64
+	RateScaled  int64
 }
 
 // MeterStatus tells the control loop what metering a running job found.

@@ -225,7 +225,7 @@ func (s *Store) submitIn(ctx context.Context, t *tx, lt ledger.Tx, r *submitReq)
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
 	reason, submitted_at, scheduled_at, started_at, finished_at, hold_seq, capture_seq, voucher_micros, voucher_scheme_id,
-	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id, cancel_requested`
+	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id, cancel_requested, preemptions`
 
 func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var j core.Job
@@ -235,7 +235,7 @@ func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var hold, cost, submitted, voucher, vat, comm, prov, arrears, cancelReq int64
 	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
 		&j.Reason, &submitted, &sched, &started, &finished, &j.HoldSeq, &j.Charges.CaptureSeq, &voucher,
-		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID, &cancelReq)
+		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID, &cancelReq, &j.Preemptions)
 	j.CancelRequested = cancelReq == 1
 	j.Charges.VoucherMicros, j.Charges.VATMicros, j.Charges.CommissionMicros = core.Micros(voucher), core.Micros(vat), core.Micros(comm)
 	j.Charges.ProviderMicros, j.Charges.ArrearsMicros = core.Micros(prov), core.Micros(arrears)
@@ -428,7 +428,11 @@ func (s *Store) ApplyPlan(ctx context.Context, as []store.Assignment, pending ma
 			if err := t.QueryRowContext(ctx, `SELECT name FROM centers WHERE id = ?`, a.CenterID).Scan(&center); err != nil {
 				return err
 			}
-			if err := t.event(ctx, a.JobID, "scheduled", fmt.Sprintf("placed on %s: %s", center, summarizeNodes(nodes))); err != nil {
+			msg := fmt.Sprintf("placed on %s: %s", center, summarizeNodes(nodes))
+			if a.Why != "" {
+				msg += "; why: " + a.Why
+			}
+			if err := t.event(ctx, a.JobID, "scheduled", msg); err != nil {
 				return err
 			}
 			applied++
@@ -648,7 +652,7 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 			failed = append(failed, j.ID)
 			continue
 		}
-		if j.Attempt+1 >= j.Spec.Attempts() {
+		if j.Attempt-j.Preemptions+1 >= j.Spec.Attempts() {
 			if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
 				return nil, nil, err
 			}
@@ -667,10 +671,33 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 			return nil, nil, err
 		}
 		if err := t.event(ctx, j.ID, "requeued", fmt.Sprintf("%s; requeued as attempt %d of %d "+
-			"(usage metered before the loss stays charged)", why, j.Attempt+2, j.Spec.Attempts())); err != nil {
+			"(usage metered before the loss stays charged)", why, j.Attempt-j.Preemptions+2, j.Spec.Attempts())); err != nil {
 			return nil, nil, err
 		}
 		requeued = append(requeued, j.ID)
 	}
 	return requeued, failed, nil
+}
+
+// PreemptJob stops attempt of a scheduled or running job and queues it
+// again, so that capacity goes to the job that preempted it. Usage metered
+// before stays charged; the caller meters the run's last totals first. It
+// is a conflict when the job has moved on from that attempt (it ended or
+// was already requeued), so a retried preemption changes nothing.
+func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, reason string) error {
+	return s.update(ctx, func(t *tx) error {
+		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
+			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?
+			WHERE id = ? AND attempt = ? AND state IN ('scheduled','running') AND cancel_requested = 0`, reason, jobID, attempt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return core.Errorf(core.EConflict, "job %s is no longer scheduled or running on attempt %d", jobID, attempt)
+		}
+		if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, jobID); err != nil {
+			return err
+		}
+		return t.event(ctx, jobID, "preempted", reason+"; queued again (usage metered before stays charged)")
+	})
 }

@@ -14,8 +14,8 @@ import (
 // scheduler node usage, backfill releases and tenant usage.
 func (s *Store) Allocations(ctx context.Context) ([]store.Allocation, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT p.idx, p.node_id, j.tenant_org_id, j.spec,
-		COALESCE(j.started_at, j.scheduled_at, j.submitted_at)
-		FROM placements p JOIN jobs j ON j.id = p.job_id WHERE j.state IN ('scheduled','running')`)
+		COALESCE(j.started_at, j.scheduled_at, j.submitted_at), j.id, j.attempt, COALESCE(j.center_id, ''), j.tier, p.rate_scaled
+		FROM placements p JOIN jobs j ON j.id = p.job_id WHERE j.state IN ('scheduled','running') ORDER BY j.id, p.idx`)
 	if err != nil {
 		return nil, err
 	}
@@ -23,9 +23,10 @@ func (s *Store) Allocations(ctx context.Context) ([]store.Allocation, error) {
 	var out []store.Allocation
 	for rows.Next() {
 		var idx int
-		var node, tenant, spec string
-		var start int64
-		if err := rows.Scan(&idx, &node, &tenant, &spec, &start); err != nil {
+		var node, tenant, spec, jobID, center, tier string
+		var start, rate int64
+		var attempt int
+		if err := rows.Scan(&idx, &node, &tenant, &spec, &start, &jobID, &attempt, &center, &tier, &rate); err != nil {
 			return nil, err
 		}
 		sp, err := decodeSpec(spec)
@@ -37,7 +38,8 @@ func (s *Store) Allocations(ctx context.Context) ([]store.Allocation, error) {
 		}
 		r := sp.Replicas[idx]
 		out = append(out, store.Allocation{NodeID: node, TenantOrgID: tenant, CPU: r.CPUMilli, Mem: r.MemMiB,
-			Accel: r.AccelCount, ReleaseAtMs: start + sp.MaxDuration.Milliseconds()})
+			Accel: r.AccelCount, ReleaseAtMs: start + sp.MaxDuration.Milliseconds(),
+			JobID: jobID, Attempt: attempt, CenterID: center, Priority: sp.Priority, Tier: tier, StartedAtMs: start, RateScaled: rate})
 	}
 	return out, rows.Err()
 }
