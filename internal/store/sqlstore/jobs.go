@@ -684,7 +684,7 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 // before stays charged; the caller meters the run's last totals first. It
 // is a conflict when the job has moved on from that attempt (it ended or
 // was already requeued), so a retried preemption changes nothing.
-func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, reason string) error {
+func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJobID, reason string) error {
 	return s.update(ctx, func(t *tx) error {
 		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
 			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?
@@ -698,6 +698,12 @@ func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, reaso
 		if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, jobID); err != nil {
 			return err
 		}
-		return t.event(ctx, jobID, "preempted", reason+"; queued again (usage metered before stays charged)")
+		if err := t.event(ctx, jobID, "preempted", reason+"; queued again (usage metered before stays charged)"); err != nil {
+			return err
+		}
+		if forJobID == "" {
+			return nil
+		}
+		return t.event(ctx, forJobID, "preempting", fmt.Sprintf("stopped job %s to make room: %s", jobID, reason))
 	})
 }
