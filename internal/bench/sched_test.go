@@ -19,3 +19,15 @@ func TestSchedIndexedMatchesBaseline(t *testing.T) {
 		t.Error("zero nodes accepted")
 	}
 }
+
+// BenchmarkSchedPass is one indexed pass over the `suanli bench sched`
+// default network (10,000 nodes, 100,000 pending); profile it with
+// -cpuprofile.
+func BenchmarkSchedPass(b *testing.B) {
+	c := SchedConfig{Nodes: 10_000, Pending: 100_000, Centers: 20, Seed: 1, SkipBaseline: true}
+	for b.Loop() {
+		if _, err := Sched(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,8 +4,11 @@
 package sched
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/suanli/suanli/internal/core"
@@ -181,14 +184,14 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		st.index, st.bounds = nil, nil
 	}
 	queue := append([]Job(nil), s.Queue...)
-	sort.SliceStable(queue, func(i, j int) bool {
-		if queue[i].Priority != queue[j].Priority {
-			return queue[i].Priority > queue[j].Priority
+	slices.SortStableFunc(queue, func(a, b Job) int {
+		if a.Priority != b.Priority {
+			return cmp.Compare(b.Priority, a.Priority)
 		}
-		if queue[i].Seq != queue[j].Seq {
-			return queue[i].Seq < queue[j].Seq
+		if a.Seq != b.Seq {
+			return cmp.Compare(a.Seq, b.Seq)
 		}
-		return queue[i].ID < queue[j].ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	limit := QueueScanMax
 	if p.QueueMax > 0 {
@@ -197,7 +200,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	if len(queue) > limit {
 		queue = queue[:limit]
 	}
-	var plan Plan
+	plan := Plan{Decisions: make([]Decision, 0, len(queue)), Pending: make([]Pending, 0, len(queue))}
 	var res *reservation
 	observe := func(string, bool) {}
 	if p.Observe != nil {
@@ -284,12 +287,31 @@ func Signature(j Job) string { return signature(j) }
 // signature identifies what place() depends on in a job: its replicas and
 // constraints (and what it can run: command or duration).
 func signature(j Job) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%v|%v|%+v|", j.HasCommand, j.HasDuration, j.Constraints)
+	b := make([]byte, 0, 64+32*len(j.Replicas))
+	b = strconv.AppendBool(b, j.HasCommand)
+	b = strconv.AppendBool(b, j.HasDuration)
+	k := j.Constraints
+	b = append(b, '|')
+	b = append(b, k.Center...)
+	b = append(b, '|')
+	b = append(b, k.Region...)
+	b = append(b, '|')
+	b = append(b, k.Kind...)
+	b = strconv.AppendBool(b, k.DomesticOnly)
+	b = append(b, '|')
 	for _, r := range j.Replicas {
-		fmt.Fprintf(&b, "%d,%d,%d,%s;", r.AccelCount, r.CPUMilli, r.MemMiB, strings.Join(r.AccelModels, "+"))
+		b = strconv.AppendInt(b, r.AccelCount, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, r.CPUMilli, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, r.MemMiB, 10)
+		for _, m := range r.AccelModels {
+			b = append(b, ',')
+			b = append(b, m...)
+		}
+		b = append(b, ';')
 	}
-	return b.String()
+	return string(b)
 }
 
 // reservation is capacity held for the first blocked job.
@@ -456,6 +478,7 @@ type state struct {
 	// Per center: allocated and total CPU, memory and accelerators of
 	// ready nodes (the load factor), kept current by adjust.
 	centerUsed, centerTotal map[string][3]int64
+	cands                   []candidate // place's scratch, reused across jobs
 }
 
 // bound is at least the most any ready node of a center can still offer,
@@ -650,7 +673,7 @@ type estimate struct {
 }
 
 type candidate struct {
-	center Center
+	center *Center
 	est    estimate
 	cost   [6]int64
 	scored Scored
@@ -664,33 +687,37 @@ const DetailedReasonsMax = 256
 // gang may fit are scored with weights w, and the gang goes to the best
 // one it fits on. detail asks for node-level reasons when it fits nowhere.
 func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, string) {
-	var cands []candidate
+	cands := st.cands[:0]
 	reasons := map[string]int{}
 	var noRoom []Center
-	for _, c := range st.centers {
-		if ok, why := eligibleFor(c, job); !ok {
+	for i := range st.centers {
+		c := &st.centers[i]
+		if ok, why := eligibleFor(*c, job); !ok {
 			reasons[why]++
 			continue
 		}
-		est, ok := st.estimate(c, job)
+		est, ok := st.estimate(*c, job)
 		if !ok {
 			reasons["insufficient free resources"]++
-			noRoom = append(noRoom, c)
+			if detail {
+				noRoom = append(noRoom, *c)
+			}
 			continue
 		}
 		cands = append(cands, candidate{center: c, est: est})
 	}
+	st.cands = cands // reused by the next job
 	if len(cands) == 0 {
 		return nil, st.withDetail(summarize(reasons), noRoom, job, detail)
 	}
 	for i := range cands {
-		c := cands[i].center
+		c := *cands[i].center
 		cands[i].cost = st.costs(c, cands[i].est, job)
 		cands[i].scored = Scored{CenterID: c.ID, CenterName: c.Name, RateScaled: cands[i].est.rate}
 	}
 	rank(cands, w)
 	for i, cand := range cands {
-		d := st.tryGang(cand.center, job)
+		d := st.tryGang(*cand.center, job)
 		if d == nil {
 			continue
 		}
@@ -707,7 +734,9 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 		return d, ""
 	}
 	for _, cand := range cands {
-		noRoom = append(noRoom, cand.center)
+		if detail {
+			noRoom = append(noRoom, *cand.center)
+		}
 	}
 	return nil, st.withDetail("insufficient free resources for the whole gang", noRoom, job, detail)
 }
@@ -793,37 +822,26 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 // tryGang places all replicas on c or none: allocations are applied to the
 // working state and rolled back if any replica fails.
 func (st *state) tryGang(c Center, job Job) *Decision {
-	d := &Decision{JobID: job.ID, CenterID: c.ID}
-	var placed []*Node
-	var placedIdx []int
-	rollback := func() {
-		for k, n := range placed {
-			r := job.Replicas[placedIdx[k]]
-			st.adjust(n, -r.CPUMilli, -r.MemMiB, -r.AccelCount)
-			st.raise(n) // a bound tightened mid-gang must cover what is freed again
-		}
-	}
+	d := &Decision{JobID: job.ID, CenterID: c.ID, Placements: make([]core.Placement, len(job.Replicas))}
 	order := placementOrder(job.Replicas)
-	byIdx := make(map[int]core.Placement, len(order))
-	for _, i := range order {
+	for k, i := range order {
 		r := job.Replicas[i]
 		best, bestRate := st.bestNode(c, r, job.Constraints.DomesticOnly)
 		if best == nil {
-			rollback()
+			for _, done := range order[:k] { // roll back
+				n, r := st.byID[d.Placements[done].NodeID], job.Replicas[done]
+				st.adjust(n, -r.CPUMilli, -r.MemMiB, -r.AccelCount)
+				st.raise(n) // a bound tightened mid-gang must cover what is freed again
+			}
 			return nil
 		}
-		placedIdx = append(placedIdx, i)
 		st.adjust(best, r.CPUMilli, r.MemMiB, r.AccelCount)
-		placed = append(placed, best)
 		p := core.Placement{Index: i, NodeID: best.ID, NodeName: best.Name, RateScaled: bestRate}
 		if r.AccelCount > 0 {
 			p.AccelModel = best.AccelModel
 		}
-		byIdx[i] = p
+		d.Placements[i] = p
 		d.RateScaled += bestRate
-	}
-	for i := range job.Replicas {
-		d.Placements = append(d.Placements, byIdx[i])
 	}
 	return d
 }
@@ -848,15 +866,18 @@ func placementOrder(rs []core.Replica) []int {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		x, y := rs[order[a]], rs[order[b]]
+	if len(rs) == 1 {
+		return order
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		x, y := &rs[a], &rs[b]
 		if x.AccelCount != y.AccelCount {
-			return x.AccelCount > y.AccelCount
+			return cmp.Compare(y.AccelCount, x.AccelCount)
 		}
 		if x.CPUMilli != y.CPUMilli {
-			return x.CPUMilli > y.CPUMilli
+			return cmp.Compare(y.CPUMilli, x.CPUMilli)
 		}
-		return x.MemMiB > y.MemMiB
+		return cmp.Compare(y.MemMiB, x.MemMiB)
 	})
 	return order
 }
@@ -913,12 +934,14 @@ func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
 
 func (st *state) fitsEmpty(c Center, job Job) bool {
 	scratch := make([]*Node, 0, len(st.nodes[c.ID]))
+	byID := make(map[string]*Node, len(st.nodes[c.ID]))
 	for _, n := range st.nodes[c.ID] {
 		cp := *n
 		cp.UsedCPU, cp.UsedMem, cp.UsedAccel = 0, 0, 0
 		scratch = append(scratch, &cp)
+		byID[cp.ID] = &cp
 	}
-	tmp := &state{centers: []Center{c}, nodes: map[string][]*Node{c.ID: scratch}}
+	tmp := &state{centers: []Center{c}, nodes: map[string][]*Node{c.ID: scratch}, byID: byID}
 	c.Available = true
 	return tmp.tryGang(c, job) != nil
 }

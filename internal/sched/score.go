@@ -1,7 +1,9 @@
 package sched
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -199,15 +201,15 @@ func rank(cands []candidate, w core.ScoreWeights) {
 		}
 		cands[i].scored.Score = total / sumW
 	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		a, b := cands[i].scored, cands[j].scored
+	slices.SortStableFunc(cands, func(x, y candidate) int {
+		a, b := &x.scored, &y.scored
 		if a.Score != b.Score {
-			return a.Score > b.Score
+			return cmp.Compare(b.Score, a.Score)
 		}
 		if a.RateScaled != b.RateScaled {
-			return a.RateScaled < b.RateScaled
+			return cmp.Compare(a.RateScaled, b.RateScaled)
 		}
-		return a.CenterName < b.CenterName
+		return strings.Compare(a.CenterName, b.CenterName)
 	})
 }
 
