@@ -182,9 +182,16 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	st := newState(s)
 	if p.Baseline {
 		st.index, st.bounds = nil, nil
+	} else {
+		st.noFit = map[noFitKey]bool{}
 	}
-	queue := append([]Job(nil), s.Queue...)
-	slices.SortStableFunc(queue, func(a, b Job) int {
+	// Sort positions, not jobs: a Job is a few hundred bytes to move.
+	pos := make([]int32, len(s.Queue))
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	slices.SortStableFunc(pos, func(x, y int32) int {
+		a, b := &s.Queue[x], &s.Queue[y]
 		if a.Priority != b.Priority {
 			return cmp.Compare(b.Priority, a.Priority)
 		}
@@ -193,6 +200,10 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	queue := make([]Job, len(pos))
+	for i, x := range pos {
+		queue[i] = s.Queue[x]
+	}
 	limit := QueueScanMax
 	if p.QueueMax > 0 {
 		limit = p.QueueMax
@@ -325,8 +336,12 @@ func atString(atMs, nowMs int64) string {
 	return fmt.Sprintf("now+%ds", max(atMs-nowMs, 0)/1000)
 }
 
-// unplace undoes a decision's allocations on the working state.
+// unplace undoes a decision's allocations on the working state. Shapes
+// found not to fit while the decision held capacity may fit again.
 func (st *state) unplace(d *Decision, job Job) {
+	if len(st.noFit) > 0 {
+		clear(st.noFit)
+	}
 	for _, p := range d.Placements {
 		r := job.Replicas[p.Index]
 		st.adjust(st.byID[p.NodeID], -r.CPUMilli, -r.MemMiB, -r.AccelCount)
@@ -479,7 +494,25 @@ type state struct {
 	// ready nodes (the load factor), kept current by adjust.
 	centerUsed, centerTotal map[string][3]int64
 	cands                   []candidate // place's scratch, reused across jobs
+	// noFit remembers replica shapes no node of a center can take now.
+	// Allocation only shrinks free capacity, so it stays true until a
+	// decision is undone (unplace clears it); a gang's rollback or a
+	// preemption's trial only restore capacity the memo was made under.
+	// Nil in the baseline.
+	noFit map[noFitKey]bool
 }
+
+// noFitKey is a replica shape at a center.
+type noFitKey struct {
+	center     string
+	accel, cpu int64
+	mem        int64
+	models     string
+	domestic   bool
+}
+
+// NoFitMemoMax bounds the no-fit memo.
+const NoFitMemoMax = 1 << 16
 
 // bound is at least the most any ready node of a center can still offer,
 // per accelerator model and over all nodes. A replica over the bound fits
@@ -799,7 +832,20 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 			if !st.mayFit(c.ID, r) {
 				return estimate{}, false
 			}
+			key := noFitKey{center: c.ID, accel: r.AccelCount, cpu: r.CPUMilli, mem: r.MemMiB, domestic: job.Constraints.DomesticOnly}
+			if len(r.AccelModels) > 0 {
+				key.models = r.AccelModels[0]
+				if len(r.AccelModels) > 1 {
+					key.models = strings.Join(r.AccelModels, "+")
+				}
+			}
+			if st.noFit != nil && st.noFit[key] {
+				return estimate{}, false
+			}
 			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly); n == nil {
+				if st.noFit != nil && len(st.noFit) < NoFitMemoMax {
+					st.noFit[key] = true
+				}
 				return estimate{}, false
 			}
 			prev, prevNode, prevRate = &job.Replicas[i], n, rate

@@ -1,9 +1,7 @@
 package sched
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -201,16 +199,32 @@ func rank(cands []candidate, w core.ScoreWeights) {
 		}
 		cands[i].scored.Score = total / sumW
 	}
-	slices.SortStableFunc(cands, func(x, y candidate) int {
-		a, b := &x.scored, &y.scored
+	if len(cands) < 2 {
+		return
+	}
+	// Insertion sort, stable: a handful of candidates, and moving whole
+	// candidates through a generic sort costs more than these compares.
+	better := func(a, b *Scored) bool {
 		if a.Score != b.Score {
-			return cmp.Compare(b.Score, a.Score)
+			return a.Score > b.Score
 		}
 		if a.RateScaled != b.RateScaled {
-			return cmp.Compare(a.RateScaled, b.RateScaled)
+			return a.RateScaled < b.RateScaled
 		}
-		return strings.Compare(a.CenterName, b.CenterName)
-	})
+		return a.CenterName < b.CenterName
+	}
+	for i := 1; i < len(cands); i++ {
+		if !better(&cands[i].scored, &cands[i-1].scored) {
+			continue
+		}
+		c := cands[i]
+		j := i
+		for j > 0 && better(&c.scored, &cands[j-1].scored) {
+			cands[j] = cands[j-1]
+			j--
+		}
+		cands[j] = c
+	}
 }
 
 // centerLoad is the center's allocated share in ppm: of accelerators for
