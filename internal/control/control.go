@@ -350,7 +350,17 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	}
 	s.NowMs = time.Now().UnixMilli() // the snapshot's time, as data for the pure scheduler
 	s.TenantUsage = map[string][3]int64{}
+	s.TenantAccelTFLOPS = map[string]int64{}
+	model := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		model[n.ID] = n.AccelModel
+	}
 	for _, a := range allocs {
+		if a.Accel > 0 {
+			if acc, ok := core.LookupAccelerator(model[a.NodeID]); ok {
+				s.TenantAccelTFLOPS[a.TenantOrgID] += a.Accel * int64(acc.FP16TFLOPS)
+			}
+		}
 		s.Releases = append(s.Releases, sched.Release{NodeID: a.NodeID, AtMs: a.ReleaseAtMs, CPU: a.CPU, Mem: a.Mem, Accel: a.Accel})
 		u := s.TenantUsage[a.TenantOrgID]
 		s.TenantUsage[a.TenantOrgID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}

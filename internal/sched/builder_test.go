@@ -189,16 +189,17 @@ func diffOutcome(got, want map[string]string) string {
 // cloneSnapshot deep-copies s so a test can check Schedule left it alone.
 func cloneSnapshot(s sched.Snapshot) sched.Snapshot {
 	c := sched.Snapshot{
-		Centers:     slices.Clone(s.Centers),
-		Nodes:       slices.Clone(s.Nodes),
-		Queue:       slices.Clone(s.Queue),
-		NowMs:       s.NowMs,
-		Releases:    slices.Clone(s.Releases),
-		Tenants:     maps.Clone(s.Tenants),
-		TenantUsage: maps.Clone(s.TenantUsage),
-		Links:       slices.Clone(s.Links),
-		Weights:     s.Weights,
-		Running:     slices.Clone(s.Running),
+		Centers:           slices.Clone(s.Centers),
+		Nodes:             slices.Clone(s.Nodes),
+		Queue:             slices.Clone(s.Queue),
+		NowMs:             s.NowMs,
+		Releases:          slices.Clone(s.Releases),
+		Tenants:           maps.Clone(s.Tenants),
+		TenantUsage:       maps.Clone(s.TenantUsage),
+		Links:             slices.Clone(s.Links),
+		TenantAccelTFLOPS: maps.Clone(s.TenantAccelTFLOPS),
+		Weights:           s.Weights,
+		Running:           slices.Clone(s.Running),
 	}
 	for i := range c.Running {
 		c.Running[i].Allocs = slices.Clone(c.Running[i].Allocs)

@@ -38,6 +38,12 @@ type fairShare struct {
 	usage   map[string][3]int64
 	total   [3]int64
 	cohorts map[string][]string // cohort -> member tenants, sorted
+	// With TenantAccelTFLOPS in the snapshot, the accelerator share is
+	// of the network's dense FP16 TFLOPS (an H100 weighs about three
+	// A100s); nil: of its accelerator count.
+	tflops  map[string]int64
+	totalTF int64
+	nodes   map[string]*Node
 }
 
 func newFairShare(s Snapshot, st *state) *fairShare {
@@ -52,6 +58,17 @@ func newFairShare(s Snapshot, st *state) *fairShare {
 	}
 	for _, ms := range f.cohorts {
 		sort.Strings(ms)
+	}
+	if s.TenantAccelTFLOPS != nil {
+		f.tflops, f.nodes = make(map[string]int64, len(s.TenantAccelTFLOPS)), st.byID
+		for t, v := range s.TenantAccelTFLOPS {
+			f.tflops[t] = v
+		}
+		for _, n := range s.Nodes {
+			if n.Ready && n.AccelCount > 0 {
+				f.totalTF += n.AccelCount * tflopsOf(n.AccelModel)
+			}
+		}
 	}
 	for _, n := range s.Nodes {
 		if n.Ready {
@@ -73,10 +90,16 @@ func demand(j Job) [3]int64 {
 func (f *fairShare) share(tenant string) float64 {
 	u := f.usage[tenant]
 	var dom float64
-	for k := 0; k < 3; k++ {
+	for k := 0; k < 2; k++ {
 		if f.total[k] > 0 {
 			dom = max(dom, float64(u[k])/float64(f.total[k]))
 		}
+	}
+	switch {
+	case f.tflops != nil && f.totalTF > 0:
+		dom = max(dom, float64(f.tflops[tenant])/float64(f.totalTF))
+	case f.tflops == nil && f.total[2] > 0:
+		dom = max(dom, float64(u[2])/float64(f.total[2]))
 	}
 	w := f.tenants[tenant].Weight
 	if w <= 0 {
@@ -168,8 +191,23 @@ func (f *fairShare) remove(v *Running) {
 	u := f.usage[v.Tenant]
 	for _, a := range v.Allocs {
 		u = [3]int64{u[0] - a.CPU, u[1] - a.Mem, u[2] - a.Accel}
+		if n := f.nodes[a.NodeID]; f.tflops != nil && n != nil {
+			f.tflops[v.Tenant] -= a.Accel * tflopsOf(n.AccelModel)
+		}
 	}
 	f.usage[v.Tenant] = u
+}
+
+// placed adds the compute of a decision's accelerators to its tenant.
+func (f *fairShare) placed(j Job, d *Decision) {
+	if f.tflops == nil {
+		return
+	}
+	for _, p := range d.Placements {
+		if r := j.Replicas[p.Index]; r.AccelCount > 0 {
+			f.tflops[j.Tenant] += r.AccelCount * tflopsOf(p.AccelModel)
+		}
+	}
 }
 
 // run feeds the sorted queue to decide in fair-share order and records

@@ -63,3 +63,27 @@ func TestFairShare(t *testing.T) {
 		t.Errorf("no quota reason among %+v", p.Pending)
 	}
 }
+
+// TestFairShareByCompute: tenant A holds 4 A100s (1,248 TFLOPS), B 2
+// H100s (1,978). By card count B holds less and goes first; with holdings
+// in TFLOPS, A does.
+func TestFairShareByCompute(t *testing.T) {
+	s := sched.Snapshot{
+		Centers: []sched.Center{makeCenter("c1").Card("A100", 1).Card("H100", 3).Obj()},
+		Nodes: []sched.Node{makeNode("n1").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 4).Obj(),
+			makeNode("n2").GPUs("H100", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 2).Obj(),
+			makeNode("n3").GPUs("A100", 1).CPU(64000).Mem(1 << 20).Obj()},
+		Queue:       append(tenantJobs("A", 1, 0), tenantJobs("B", 1, 100)...),
+		TenantUsage: map[string][3]int64{"A": {0, 0, 4}, "B": {0, 0, 2}},
+	}
+	s.Queue[0].Replicas[0].AccelModels = []string{"A100"}
+	s.Queue[1].Replicas[0].AccelModels = []string{"A100"}
+	first := func(p sched.Plan) string { return p.Decisions[0].JobID[:1] }
+	if got := first(schedule(t, s)); got != "B" {
+		t.Errorf("by count: %s first, want B (2 cards against 4)", got)
+	}
+	s.TenantAccelTFLOPS = map[string]int64{"A": 4 * 312, "B": 2 * 989}
+	if got := first(schedule(t, s)); got != "A" {
+		t.Errorf("by compute: %s first, want A (1,248 TFLOPS against 1,978)", got)
+	}
+}

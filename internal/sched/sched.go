@@ -117,6 +117,10 @@ type Snapshot struct {
 	// memory MiB, accelerators) on scheduled and running work.
 	Tenants     map[string]Tenant
 	TenantUsage map[string][3]int64
+	// TenantAccelTFLOPS, when set, is the dense FP16 TFLOPS of the
+	// accelerators each tenant holds: fair share then weighs accelerators
+	// by compute (normalized by the catalog) instead of by count.
+	TenantAccelTFLOPS map[string]int64
 	// Running is the work that preemption may stop; its capacity is
 	// already counted in the nodes' Used fields.
 	Running []Running
@@ -254,6 +258,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			d, reason = nil, fmt.Sprintf("would delay job %s, which has capacity reserved from %s", res.jobID, atString(res.atMs, s.NowMs))
 		}
 		if d != nil {
+			fair.placed(job, d)
 			plan.Decisions = append(plan.Decisions, *d)
 			observe(job.ID, true)
 			return true
