@@ -72,6 +72,9 @@ type Server struct {
 	Agents Agents
 	// Centers registers agent centers; nil leaves the endpoint out.
 	Centers CenterCreator
+	// Network serves the links between regions and the scheduler's
+	// weights; nil leaves those endpoints out.
+	Network NetworkStore
 	// Retryable reports transient database failures (answered 503); may be
 	// nil.
 	Retryable func(error) bool
@@ -186,4 +189,5 @@ func (s *Server) routes(a huma.API) {
 	s.moneyRoutes(a)
 	s.settlementRoutes(a)
 	s.agentRoutes(a)
+	s.networkRoutes(a)
 }

@@ -111,15 +111,18 @@ type JobRequest struct {
 	Tier         string           `json:"tier,omitempty" enum:"spot,normal,guaranteed," doc:"Price tier: spot 0.6x, normal 1x (default), guaranteed 1.3x the list price."`
 	Constraints  core.Constraints `json:"constraints,omitempty"`
 	// IdempotencyKey makes a retried submission return the first one's job.
-	IdempotencyKey string `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
-	MaxAttempts    int    `json:"max_attempts,omitempty" minimum:"0" maximum:"10" doc:"Attempts in all when a run is lost with its center (agent silent, server restart): 1 fails the job instead of requeueing it elsewhere; 0 = 3."`
+	IdempotencyKey string          `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
+	MaxAttempts    int             `json:"max_attempts,omitempty" minimum:"0" maximum:"10" doc:"Attempts in all when a run is lost with its center (agent silent, server restart): 1 fails the job instead of requeueing it elsewhere; 0 = 3."`
+	Data           core.DataSpec   `json:"data,omitzero" doc:"Where the job's input data is; centers near it or holding it rank higher."`
+	Weights        *WeightsRequest `json:"weights,omitempty" doc:"Weights that rank centers for this job; absent = the tenant's or the platform's."`
 }
 
 // Spec converts the request to a domain spec.
 func (r JobRequest) Spec() (core.JobSpec, error) {
 	spec := core.JobSpec{Name: r.Name, Command: r.Command, Duration: time.Duration(r.DurationS) * time.Second,
 		ExitCode: r.ExitCode, MaxDuration: time.Duration(r.MaxDurationS) * time.Second, Priority: r.Priority,
-		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey, MaxAttempts: r.MaxAttempts}
+		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey, MaxAttempts: r.MaxAttempts,
+		Data: r.Data, Weights: weightsPtr(r.Weights)}
 	for i, rr := range r.Replicas {
 		n := max(rr.Count, 1)
 		if len(spec.Replicas)+n > core.ReplicasMax {
@@ -140,33 +143,36 @@ type submitIn struct {
 // JobView is a job as the API shows it. Durations are in seconds; money in
 // micro-CNY with a yuan string beside it.
 type JobView struct {
-	ID           string           `json:"id"`
-	Name         string           `json:"name"`
-	State        core.JobState    `json:"state"`
-	TenantOrgID  string           `json:"tenant_org_id"`
-	Center       string           `json:"center,omitempty"`
-	Simulated    bool             `json:"simulated"`
-	Replicas     []core.Replica   `json:"replicas"`
-	Command      string           `json:"command,omitempty"`
-	DurationS    int64            `json:"duration_s,omitempty"`
-	MaxDurationS int64            `json:"max_duration_s"`
-	Priority     int              `json:"priority"`
-	Tier         string           `json:"tier"`
-	Constraints  core.Constraints `json:"constraints"`
-	Attempt      int              `json:"attempt"`
-	BackendID    string           `json:"backend_id,omitempty" doc:"The run's id in its center's own system (Slurm job id, Kubernetes Job)."`
-	Charges      core.Charges     `json:"charges"`
-	HoldMicros   core.Micros      `json:"hold_micros"`
-	CostMicros   core.Micros      `json:"cost_micros"`
-	Cost         string           `json:"cost" doc:"cost_micros in CNY, two decimals"`
-	UsageS       float64          `json:"usage_s" doc:"Billed replica-seconds."`
-	ExitCode     *int             `json:"exit_code,omitempty"`
-	Reason       string           `json:"reason,omitempty"`
-	Placements   []core.Placement `json:"placements,omitempty"`
-	SubmittedAt  time.Time        `json:"submitted_at"`
-	ScheduledAt  *time.Time       `json:"scheduled_at,omitempty"`
-	StartedAt    *time.Time       `json:"started_at,omitempty"`
-	FinishedAt   *time.Time       `json:"finished_at,omitempty"`
+	ID           string             `json:"id"`
+	Name         string             `json:"name"`
+	State        core.JobState      `json:"state"`
+	TenantOrgID  string             `json:"tenant_org_id"`
+	Center       string             `json:"center,omitempty"`
+	Simulated    bool               `json:"simulated"`
+	Replicas     []core.Replica     `json:"replicas"`
+	Command      string             `json:"command,omitempty"`
+	DurationS    int64              `json:"duration_s,omitempty"`
+	MaxDurationS int64              `json:"max_duration_s"`
+	Priority     int                `json:"priority"`
+	Tier         string             `json:"tier"`
+	Constraints  core.Constraints   `json:"constraints"`
+	Data         core.DataSpec      `json:"data,omitzero"`
+	Weights      *core.ScoreWeights `json:"weights,omitempty"`
+	Attempt      int                `json:"attempt"`
+	Preemptions  int                `json:"preemptions,omitempty" doc:"Attempts that ended because the job was preempted."`
+	BackendID    string             `json:"backend_id,omitempty" doc:"The run's id in its center's own system (Slurm job id, Kubernetes Job)."`
+	Charges      core.Charges       `json:"charges"`
+	HoldMicros   core.Micros        `json:"hold_micros"`
+	CostMicros   core.Micros        `json:"cost_micros"`
+	Cost         string             `json:"cost" doc:"cost_micros in CNY, two decimals"`
+	UsageS       float64            `json:"usage_s" doc:"Billed replica-seconds."`
+	ExitCode     *int               `json:"exit_code,omitempty"`
+	Reason       string             `json:"reason,omitempty"`
+	Placements   []core.Placement   `json:"placements,omitempty"`
+	SubmittedAt  time.Time          `json:"submitted_at"`
+	ScheduledAt  *time.Time         `json:"scheduled_at,omitempty"`
+	StartedAt    *time.Time         `json:"started_at,omitempty"`
+	FinishedAt   *time.Time         `json:"finished_at,omitempty"`
 }
 
 func view(j core.Job, centers map[string]core.Center) JobView {
@@ -174,7 +180,8 @@ func view(j core.Job, centers map[string]core.Center) JobView {
 	return JobView{ID: j.ID, Name: j.Spec.Name, State: j.State, TenantOrgID: j.TenantOrgID, Center: c.Name,
 		Simulated: c.Executor == core.ExecutorSimulated, Replicas: j.Spec.Replicas, Command: j.Spec.Command,
 		DurationS: int64(j.Spec.Duration / time.Second), MaxDurationS: int64(j.Spec.MaxDuration / time.Second),
-		Priority: j.Spec.Priority, Tier: j.Spec.Tier, Constraints: j.Spec.Constraints, Attempt: j.Attempt, BackendID: j.BackendID,
+		Priority: j.Spec.Priority, Tier: j.Spec.Tier, Constraints: j.Spec.Constraints, Data: j.Spec.Data,
+		Weights: j.Spec.Weights, Attempt: j.Attempt, Preemptions: j.Preemptions, BackendID: j.BackendID,
 		Charges: j.Charges, HoldMicros: j.HoldMicros,
 		CostMicros: j.CostMicros, Cost: j.CostMicros.Yuan(), UsageS: float64(j.UsageMs) / 1000, ExitCode: j.ExitCode,
 		Reason: j.Reason, Placements: j.Placements, SubmittedAt: j.SubmittedAt, ScheduledAt: j.ScheduledAt,

@@ -447,10 +447,15 @@ func (s *Server) listBundles(ctx context.Context, _ *struct{}) (*bundlesOut, err
 type policyIn struct {
 	ID   string `path:"id" maxLength:"128"`
 	Body struct {
-		Weight     int64 `json:"weight" minimum:"1" maximum:"1000" doc:"Fair-share weight: a tenant with weight 2 gets twice the dominant share of one with weight 1."`
-		QuotaCPU   int64 `json:"quota_cpu_milli,omitempty" minimum:"0" doc:"Most CPU milli-cores held at once across the network; 0 = no limit."`
-		QuotaMem   int64 `json:"quota_mem_mib,omitempty" minimum:"0"`
-		QuotaAccel int64 `json:"quota_accelerators,omitempty" minimum:"0"`
+		Weight      int64           `json:"weight" minimum:"1" maximum:"1000" doc:"Fair-share weight: a tenant with weight 2 gets twice the dominant share of one with weight 1."`
+		QuotaCPU    int64           `json:"quota_cpu_milli,omitempty" minimum:"0" doc:"Most CPU milli-cores held at once across the network; 0 = no limit."`
+		QuotaMem    int64           `json:"quota_mem_mib,omitempty" minimum:"0"`
+		QuotaAccel  int64           `json:"quota_accelerators,omitempty" minimum:"0"`
+		Cohort      string          `json:"cohort,omitempty" maxLength:"64" pattern:"^[a-z0-9-]*$" doc:"Tenants of one cohort borrow each other's idle quota; lowercase letters, digits and '-'; empty = none."`
+		BorrowCPU   int64           `json:"borrow_cpu_milli,omitempty" minimum:"0" doc:"Most CPU milli-cores held beyond the quota by borrowing; 0 = what the cohort has idle."`
+		BorrowMem   int64           `json:"borrow_mem_mib,omitempty" minimum:"0"`
+		BorrowAccel int64           `json:"borrow_accelerators,omitempty" minimum:"0"`
+		Weights     *WeightsRequest `json:"weights,omitempty" doc:"Weights that rank centers for this tenant's jobs; absent = the platform's."`
 	}
 }
 
@@ -460,7 +465,8 @@ func (s *Server) setPolicy(ctx context.Context, in *policyIn) (*okOut, error) {
 	}
 	b := in.Body
 	if err := s.Money.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: in.ID, Weight: b.Weight, QuotaCPU: b.QuotaCPU,
-		QuotaMem: b.QuotaMem, QuotaAccel: b.QuotaAccel}, principal(ctx).OrgID); err != nil {
+		QuotaMem: b.QuotaMem, QuotaAccel: b.QuotaAccel, Cohort: b.Cohort, BorrowCPU: b.BorrowCPU, BorrowMem: b.BorrowMem,
+		BorrowAccel: b.BorrowAccel, Weights: weightsPtr(b.Weights)}, principal(ctx).OrgID); err != nil {
 		return nil, s.fail(err)
 	}
 	if s.Wake != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -104,6 +105,7 @@ func submitCmd(g *globals) *cobra.Command {
 	var models string
 	var duration, maxDuration time.Duration
 	var wait bool
+	var weights string
 	cmd := &cobra.Command{
 		Use:   "submit",
 		Short: "Submit a batch job (a gang of identical replicas that start together)",
@@ -111,9 +113,22 @@ func submitCmd(g *globals) *cobra.Command {
 			"job runs for its declared --duration. With --wait, progress is printed to stderr and the command exits\n" +
 			"0 only if the job succeeded.",
 		Example: "  suanli job submit --center local --cpu 1000 --mem 256 --cmd 'echo hello' --wait --output json\n" +
-			"  suanli job submit --replicas 2 --accel Ascend910B --accel-count 8 --cpu 64000 --mem 262144 --duration 30s --wait",
+			"  suanli job submit --replicas 2 --accel Ascend910B --accel-count 8 --cpu 64000 --mem 262144 --duration 30s --wait\n" +
+			"  suanli job submit --accel-count 8 --cpu 64000 --mem 262144 --duration 1m --data-region beijing --data-size-gib 500 \\\n" +
+			"      --weights price=40,network=40,locality=20",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if weights != "" {
+				w, err := core.ParseScoreWeights(weights)
+				if err != nil {
+					return fmt.Errorf("--weights: %w", err)
+				}
+				req.Weights = &api.WeightsRequest{Price: w.Price, Network: w.Network, Locality: w.Locality,
+					Domestic: w.Domestic, Green: w.Green, Load: w.Load}
+			}
+			if err := req.Data.Validate(); err != nil {
+				return flagError(dataFlag(err))
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -183,7 +198,23 @@ func submitCmd(g *globals) *cobra.Command {
 	f.StringVar((*string)(&req.Constraints.Kind), "kind", "", "run only on centers of this kind: ai, hpc, general")
 	f.BoolVar(&req.Constraints.DomesticOnly, "domestic", false, "domestic (国产) chips only")
 	f.BoolVar(&wait, "wait", false, "wait for the job to end, printing progress")
+	f.StringVar(&req.Data.Region, "data-region", "", "region where the job's input data is; centers near it rank higher")
+	f.StringSliceVar(&req.Data.Centers, "data-center", nil, "a center already holding a copy of the data (repeatable)")
+	f.Int64Var(&req.Data.SizeGiB, "data-size-gib", 0, "size of the job's input data in GiB")
+	f.StringVar(&weights, "weights", "", "weights ranking centers for this job, e.g. price=40,network=40,locality=20 (factors left out are 0)")
 	return cmd
+}
+
+// dataFlag names a data field error by its flag: data.size_gib is set by
+// --data-size-gib.
+func dataFlag(err error) error {
+	var ce *core.Error
+	if errors.As(err, &ce) && ce.Field != "" {
+		e := *ce
+		e.Field = strings.Replace(strings.TrimSuffix(e.Field, "s"), ".", "_", 1)
+		return &e
+	}
+	return err
 }
 
 func (g *globals) printJob(j api.JobView) error {

@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"net/http"
-	"net/url"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/suanli/suanli/internal/core"
+	"github.com/suanli/suanli/internal/store"
 )
 
 func orgCmd(g *globals) *cobra.Command {
@@ -74,23 +75,51 @@ func orgCmd(g *globals) *cobra.Command {
 		},
 	}
 	token.Flags().StringVar(&tokName, "name", "cli", "a label for the token")
-	var weight, qCPU, qMem, qAccel int64
+	cmd.AddCommand(create, token, policyCmd(g))
+	return cmd
+}
+
+// policyCmd sets a tenant's policy: it replaces the whole policy, so
+// flags left out take their defaults (no cohort, the platform's weights).
+func policyCmd(g *globals) *cobra.Command {
+	var p store.TenantPolicy
+	var weights string
 	policy := &cobra.Command{
-		Use: "policy ORG_ID", Short: "Set a tenant's fair-share weight and quotas (operator)", Args: cobra.ExactArgs(1),
-		Example: "  suanli --as operator org policy ORG_ID --weight 2 --quota-accelerators 64",
+		Use:   "policy ORG_ID",
+		Short: "Set a tenant's fair-share weight, quotas, cohort and center-ranking weights (operator)",
+		Long: "Set a tenant's policy, replacing the one set before. Tenants of one --cohort borrow each other's idle\n" +
+			"quota; --borrow-* cap what the tenant may hold beyond its quota by borrowing (0 = what the cohort has\n" +
+			"idle). --weights ranks centers for the tenant's jobs (factors: " + strings.Join(core.ScoreFactors[:], ", ") +
+			"; those left out are 0).",
+		Example: "  suanli --as operator org policy ORG_ID --weight 2 --quota-accelerators 64\n" +
+			"  suanli --as operator org policy ORG_ID --quota-accelerators 16 --cohort lab-1 --borrow-accelerators 16 \\\n" +
+			"      --weights price=40,network=30,locality=20,green=10",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if weights != "" {
+				w, err := core.ParseScoreWeights(weights)
+				if err != nil {
+					return fmt.Errorf("--weights: %w", err)
+				}
+				p.Weights = &w
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			in := map[string]int64{"weight": weight, "quota_cpu_milli": qCPU, "quota_mem_mib": qMem, "quota_accelerators": qAccel}
-			return c.Do(cmd.Context(), http.MethodPut, "/api/v1/orgs/"+url.PathEscape(args[0])+"/policy", in, nil)
+			p.OrgID = args[0]
+			return c.SetPolicy(cmd.Context(), p)
 		},
 	}
-	policy.Flags().Int64Var(&weight, "weight", 1, "fair-share weight, 1..1000")
-	policy.Flags().Int64Var(&qCPU, "quota-cpu", 0, "most CPU milli-cores held at once (0 = no limit)")
-	policy.Flags().Int64Var(&qMem, "quota-mem", 0, "most memory MiB held at once (0 = no limit)")
-	policy.Flags().Int64Var(&qAccel, "quota-accelerators", 0, "most accelerators held at once (0 = no limit)")
-	cmd.AddCommand(create, token, policy)
-	return cmd
+	f := policy.Flags()
+	f.Int64Var(&p.Weight, "weight", 1, "fair-share weight, 1..1000")
+	f.Int64Var(&p.QuotaCPU, "quota-cpu", 0, "most CPU milli-cores held at once (0 = no limit)")
+	f.Int64Var(&p.QuotaMem, "quota-mem", 0, "most memory MiB held at once (0 = no limit)")
+	f.Int64Var(&p.QuotaAccel, "quota-accelerators", 0, "most accelerators held at once (0 = no limit)")
+	f.StringVar(&p.Cohort, "cohort", "", "cohort whose idle quota the tenant may borrow: lowercase letters, digits, '-' (empty = none)")
+	f.Int64Var(&p.BorrowCPU, "borrow-cpu", 0, "most CPU milli-cores held beyond the quota by borrowing (0 = what the cohort has idle)")
+	f.Int64Var(&p.BorrowMem, "borrow-mem", 0, "most memory MiB held beyond the quota by borrowing (0 = what the cohort has idle)")
+	f.Int64Var(&p.BorrowAccel, "borrow-accelerators", 0, "most accelerators held beyond the quota by borrowing (0 = what the cohort has idle)")
+	f.StringVar(&weights, "weights", "", "weights ranking centers for the tenant's jobs, e.g. price=60,network=15,locality=10,domestic=5,green=5,load=5 (empty = the platform's)")
+	return policy
 }

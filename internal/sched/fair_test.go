@@ -70,8 +70,8 @@ func TestFairShare(t *testing.T) {
 func TestFairShareByCompute(t *testing.T) {
 	s := sched.Snapshot{
 		Centers: []sched.Center{makeCenter("c1").Card("A100", 1).Card("H100", 3).Obj()},
-		Nodes: []sched.Node{makeNode("n1").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 4).Obj(),
-			makeNode("n2").GPUs("H100", 8).CPU(64000).Mem(1 << 20).Used(0, 0, 2).Obj(),
+		Nodes: []sched.Node{makeNode("n1").GPUs("A100", 8).CPU(64000).Mem(1<<20).Used(0, 0, 4).Obj(),
+			makeNode("n2").GPUs("H100", 8).CPU(64000).Mem(1<<20).Used(0, 0, 2).Obj(),
 			makeNode("n3").GPUs("A100", 1).CPU(64000).Mem(1 << 20).Obj()},
 		Queue:       append(tenantJobs("A", 1, 0), tenantJobs("B", 1, 100)...),
 		TenantUsage: map[string][3]int64{"A": {0, 0, 4}, "B": {0, 0, 2}},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/ledger"
+	"github.com/suanli/suanli/internal/store"
 )
 
 // Spec describes one demo center. PFLOPS is the published figure; the
@@ -122,6 +123,8 @@ type Store interface {
 	Center(ctx context.Context, idOrName string) (core.Center, error)
 	EnsureSystemAccounts(ctx context.Context) error
 	TopUp(ctx context.Context, orgID string, amount core.Micros, ref string) (ledger.Account, error)
+	SetTenantPolicy(ctx context.Context, p store.TenantPolicy, actor string) error
+	SetLink(ctx context.Context, l core.Link, actor string) error
 }
 
 // Credentials are the demo tokens written to demo-credentials.json.
@@ -222,6 +225,9 @@ func Run(ctx context.Context, st Store) (Credentials, error) {
 			return cr, fmt.Errorf("local center: %w", err)
 		}
 	}
+	if err := seedNetwork(ctx, st, op.ID, tenant.ID, org); err != nil {
+		return cr, err
+	}
 	for _, t := range []struct {
 		c   *Cred
 		org core.Org
@@ -279,4 +285,37 @@ func memTotalMiB() int64 {
 		}
 	}
 	return fallbackMiB
+}
+
+// DemoCohort is the cohort of the demo tenant and its sister lab, which
+// borrow each other's idle quota.
+const DemoCohort = "demo-lab"
+
+// seedNetwork sets the links between the demo regions and puts the demo
+// tenant and a second demo tenant, a research lab with a quota, in one
+// cohort. The demo tenant keeps no quota (0 = no limit), so the demo and
+// its tests run jobs of any size; the lab's quota of 64 cards may grow by
+// borrowing up to 32 idle cards of the cohort.
+func seedNetwork(ctx context.Context, st Store, operatorID, tenantID string,
+	org func(name, code string, role core.Role) (core.Org, error)) error {
+	for _, l := range DemoLinks() {
+		if err := st.SetLink(ctx, l, operatorID); err != nil {
+			return fmt.Errorf("link %s-%s: %w", l.From, l.To, err)
+		}
+	}
+	lab, err := org("示例人工智能研究院 (demo tenant, cohort "+DemoCohort+")", creditCode("110108", 3), core.RoleTenant)
+	if err != nil {
+		return fmt.Errorf("second tenant: %w", err)
+	}
+	for _, p := range []store.TenantPolicy{
+		{OrgID: tenantID, Weight: 1, Cohort: DemoCohort},
+		{OrgID: lab.ID, Weight: 1, QuotaAccel: 64, Cohort: DemoCohort, BorrowAccel: 32,
+			// A research lab ranks by where its data is over price.
+			Weights: &core.ScoreWeights{Price: 30, Network: 30, Locality: 30, Green: 10}},
+	} {
+		if err := st.SetTenantPolicy(ctx, p, operatorID); err != nil {
+			return fmt.Errorf("policy of %s: %w", p.OrgID, err)
+		}
+	}
+	return nil
 }

@@ -52,8 +52,9 @@ func TestPreemptionEndToEnd(t *testing.T) {
 	if h.State != core.JobSucceeded || l.State != core.JobSucceeded {
 		t.Fatalf("high %s, low %s: want both to succeed", h.State, l.State)
 	}
-	if l.Attempt != 1 || l.StartedAt.Before(*h.StartedAt) {
-		t.Errorf("low ran as attempt %d from %v, high started %v: want a second attempt after high", l.Attempt, l.StartedAt, h.StartedAt)
+	if l.Attempt != 1 || l.Preemptions != 1 || l.StartedAt.Before(*h.StartedAt) {
+		t.Errorf("low ran as attempt %d (%d preemptions) from %v, high started %v: want a second attempt after high",
+			l.Attempt, l.Preemptions, l.StartedAt, h.StartedAt)
 	}
 	// The first attempt's usage stays charged: more than the second's 1 s.
 	if l.UsageS <= 1.0 {
