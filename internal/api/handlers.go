@@ -108,7 +108,7 @@ type JobRequest struct {
 	ExitCode     int              `json:"exit_code,omitempty" minimum:"0" maximum:"255" doc:"Exit code a simulated run reports."`
 	MaxDurationS int64            `json:"max_duration_s" minimum:"1" maximum:"2592000" doc:"The job is stopped (timed-out) after this many seconds; the hold covers this long."`
 	Priority     int              `json:"priority,omitempty" minimum:"-1000" maximum:"1000"`
-	Tier         string           `json:"tier,omitempty" enum:"spot,normal,guaranteed," doc:"Price tier: spot 0.6x, normal 1x (default), guaranteed 1.3x the list price."`
+	Tier         string           `json:"tier,omitempty" enum:"spot,normal,guaranteed," doc:"Price tier: spot 0.6x (preemptible by jobs of equal or higher priority), normal 1x (default; preemptible by higher priority), guaranteed 1.3x the list price (never preempted)."`
 	Constraints  core.Constraints `json:"constraints,omitempty"`
 	// IdempotencyKey makes a retried submission return the first one's job.
 	IdempotencyKey string          `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
