@@ -327,6 +327,62 @@ func exercise(t *testing.T, bc backendCase) {
 		}
 	})
 
+	t.Run("preemption stops the run in the center's system", func(t *testing.T) {
+		// The low-priority job takes every node's whole CPU (one replica
+		// per node); a high-priority job pinned here can start only by
+		// preempting it.
+		nodes, err := h.currentBackend().Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		low := pin(h.job("low", "sleep 30", 30*time.Second, 0, 1, 0))
+		low.Priority, low.Replicas = -10, nil
+		smallest := int64(0)
+		for _, n := range nodes {
+			if !n.Ready {
+				continue
+			}
+			low.Replicas = append(low.Replicas, api.ReplicaRequest{CPUMilli: n.CPUMilli, MemMiB: 64})
+			if smallest == 0 || n.CPUMilli < smallest {
+				smallest = n.CPUMilli
+			}
+		}
+		lj := h.submit(t, low)
+		ids = append(ids, lj.ID)
+		h.waitState(t, lj.ID, 60*time.Second, core.JobRunning)
+		high := pin(h.job("high", "sleep 1", time.Second, 0, 1, 0))
+		high.Priority, high.Replicas[0].CPUMilli = 50, smallest
+		hj := h.submit(t, high)
+		ids = append(ids, hj.ID)
+		hj = h.waitState(t, hj.ID, 90*time.Second, core.JobSucceeded, core.JobFailed)
+		if hj.State != core.JobSucceeded {
+			t.Fatalf("high-priority job %s (%s)", hj.State, hj.Reason)
+		}
+		eventually(t, 30*time.Second, "the preempted attempt is stopped in the backend", func() (bool, string) {
+			runs, err := h.currentBackend().Runs(ctx)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, r := range runs {
+				if r.Key.JobID == lj.ID && r.Key.Attempt == 0 && !r.State.Terminal() {
+					return false, "attempt 0 still " + string(r.State)
+				}
+			}
+			return true, ""
+		})
+		lv, err := h.tenant.Job(ctx, lj.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lv.Attempt != 1 || lv.Preemptions != 1 {
+			t.Errorf("low job on attempt %d with %d preemptions (%s %s), want the second attempt", lv.Attempt, lv.Preemptions, lv.State, lv.Reason)
+		}
+		if _, err := h.tenant.Cancel(ctx, lj.ID); err != nil { // no need to wait 30 s more
+			t.Fatal(err)
+		}
+		h.waitState(t, lj.ID, 60*time.Second, core.JobCancelled)
+	})
+
 	t.Run("a lost agent's work moves to another center", func(t *testing.T) {
 		// No center constraint: the agent center is the cheapest, so the
 		// job goes there first and elsewhere once the center is lost.

@@ -36,7 +36,7 @@ type Store interface {
 	AgentHeartbeat(ctx context.Context, centerID string, timeout time.Duration) (bool, error)
 	SyncNodes(ctx context.Context, centerID string, nodes []core.Node) (int, error)
 	StaleAgentCenters(ctx context.Context) ([]core.Center, error)
-	LoseCenter(ctx context.Context, centerID string) (requeued, failed []string, err error)
+	LoseCenter(ctx context.Context, centerID string, commissionBPS int64) (requeued, failed []string, err error)
 	CenterJobs(ctx context.Context, centerID string, limit int) ([]core.Job, error)
 	MarkStarted(ctx context.Context, jobID string, attempt int, backendID string, startedAt time.Time, msg string) error
 	SetBackendID(ctx context.Context, jobID string, attempt int, backendID string) error
@@ -381,7 +381,7 @@ func (h *Hub) Reap(ctx context.Context) error {
 				}
 			}
 		}
-		requeued, failed, err := h.Store.LoseCenter(ctx, c.ID)
+		requeued, failed, err := h.Store.LoseCenter(ctx, c.ID, h.CommissionBPS)
 		if err != nil {
 			return fmt.Errorf("lose center %s: %w", c.Name, err)
 		}

@@ -36,7 +36,7 @@ type Store interface {
 	TenantPolicies(ctx context.Context) ([]store.TenantPolicy, error)
 	Links(ctx context.Context) ([]core.Link, error)
 	SchedWeights(ctx context.Context) (core.ScoreWeights, error)
-	PreemptJob(ctx context.Context, jobID string, attempt int, forJobID, reason string) error
+	PreemptJob(ctx context.Context, jobID string, attempt int, forJobID, reason string, commissionBPS int64) error
 	JobsInStates(ctx context.Context, limit int, states ...core.JobState) ([]core.Job, error)
 	ApplyPlan(ctx context.Context, as []store.Assignment, pending map[string]string) (int, error)
 	MarkRunning(ctx context.Context, jobID, msg string) error
@@ -632,7 +632,7 @@ func (l *Loop) preempt(ctx context.Context, ps []sched.Preemption) error {
 				break
 			}
 		}
-		err := l.Store.PreemptJob(ctx, p.JobID, attempt, p.ForJobID, p.Reason)
+		err := l.Store.PreemptJob(ctx, p.JobID, attempt, p.ForJobID, p.Reason, l.CommissionBPS)
 		if core.ErrorCode(err) == core.EConflict {
 			l.Log.Info("preemption skipped", "job", p.JobID, "err", err)
 			continue

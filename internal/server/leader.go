@@ -151,7 +151,7 @@ func (s *Server) startTerm(ctx context.Context, token int64) {
 	}
 	// Real runs on `local` died with the process (or the replica) that ran
 	// them; simulated runs resume from their recorded start.
-	requeued, failed, err := st.RecoverLost(fenced, core.ExecutorLocal)
+	requeued, failed, err := st.RecoverLost(fenced, core.ExecutorLocal, s.bps)
 	if err != nil {
 		cfg.Log.Error("recover lost jobs; not leading", "err", err)
 		return

@@ -130,7 +130,7 @@ func (s *Store) StaleAgentCenters(ctx context.Context) ([]core.Center, error) {
 // silent and requeues its scheduled and running jobs for another attempt
 // elsewhere (or fails those out of attempts). Usage its agent reported
 // before going silent stays charged, once.
-func (s *Store) LoseCenter(ctx context.Context, centerID string) (requeued, failed []string, err error) {
+func (s *Store) LoseCenter(ctx context.Context, centerID string, commissionBPS int64) (requeued, failed []string, err error) {
 	err = s.update(ctx, func(t *tx) error {
 		res, err := t.ExecContext(ctx, `UPDATE centers SET status = 'unavailable', status_reason = ?
 			WHERE id = ? AND executor = 'agent'`, agentLostReason, centerID)
@@ -144,7 +144,7 @@ func (s *Store) LoseCenter(ctx context.Context, centerID string) (requeued, fail
 			return err
 		}
 		requeued, failed, err = t.loseJobs(ctx, s, `center_id = ?`, []any{centerID},
-			"the center's agent went silent while the job was %s")
+			"the center's agent went silent while the job was %s", commissionBPS)
 		return err
 	})
 	return requeued, failed, err

@@ -100,7 +100,7 @@ func TestHeartbeatLoseRestore(t *testing.T) {
 	if err != nil || len(stale) != 1 {
 		t.Fatalf("stale after the timeout = %v, %v", stale, err)
 	}
-	requeued, failed, err := f.s.LoseCenter(ctx, f.center.ID)
+	requeued, failed, err := f.s.LoseCenter(ctx, f.center.ID, 1000)
 	if err != nil || len(requeued) != 1 || len(failed) != 0 {
 		t.Fatalf("lose = %v %v %v", requeued, failed, err)
 	}

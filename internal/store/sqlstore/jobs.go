@@ -609,10 +609,10 @@ func (s *Store) CancelRequested(ctx context.Context) ([]string, error) {
 // charged (accrual sums every attempt); nothing after the last meter is.
 // Jobs on simulated centers need no recovery: their runs are modelled
 // from the recorded start time.
-func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, failed int, err error) {
+func (s *Store) RecoverLost(ctx context.Context, executor string, commissionBPS int64) (requeued, failed int, err error) {
 	err = s.update(ctx, func(t *tx) error {
 		rq, fl, err := t.loseJobs(ctx, s, `center_id IN (SELECT id FROM centers WHERE executor = ?)`, []any{executor},
-			"the server stopped while the job was %s; its process was lost")
+			"the server stopped while the job was %s; its process was lost", commissionBPS)
 		requeued, failed = len(rq), len(fl)
 		return err
 	})
@@ -622,7 +622,7 @@ func (s *Store) RecoverLost(ctx context.Context, executor string) (requeued, fai
 // loseJobs requeues (or, when out of attempts, fails) the scheduled and
 // running jobs matching where; cause explains the loss, with %s for the
 // state the job was in. It returns the IDs it requeued and failed.
-func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, cause string) (requeued, failed []string, err error) {
+func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, cause string, commissionBPS int64) (requeued, failed []string, err error) {
 	rows, err := t.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE state IN ('scheduled','running') AND `+where+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, nil, err
@@ -646,7 +646,7 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 			if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
 				return nil, nil, err
 			}
-			if err := t.finish(ctx, s, j, store.Result{State: core.JobCancelled, Reason: "cancelled; " + why}, 0); err != nil {
+			if err := t.finish(ctx, s, j, store.Result{State: core.JobCancelled, Reason: "cancelled; " + why}, commissionBPS); err != nil {
 				return nil, nil, err
 			}
 			failed = append(failed, j.ID)
@@ -657,11 +657,14 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 				return nil, nil, err
 			}
 			if err := t.finish(ctx, s, j, store.Result{State: core.JobFailed,
-				Reason: fmt.Sprintf("%s on attempt %d of %d", why, j.Attempt+1, j.Spec.Attempts())}, 0); err != nil {
+				Reason: fmt.Sprintf("%s on attempt %d of %d", why, j.Attempt-j.Preemptions+1, j.Spec.Attempts())}, commissionBPS); err != nil {
 				return nil, nil, err
 			}
 			failed = append(failed, j.ID)
 			continue
+		}
+		if err := t.settleAttempt(ctx, s, j, commissionBPS); err != nil {
+			return nil, nil, err
 		}
 		if _, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
 			scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ? WHERE id = ?`, "requeued: "+why, j.ID); err != nil {
@@ -684,8 +687,18 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 // before stays charged; the caller meters the run's last totals first. It
 // is a conflict when the job has moved on from that attempt (it ended or
 // was already requeued), so a retried preemption changes nothing.
-func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJobID, reason string) error {
+func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJobID, reason string, commissionBPS int64) error {
 	return s.update(ctx, func(t *tx) error {
+		j, err := t.readJob(ctx, s, jobID)
+		if err != nil {
+			return err
+		}
+		if j.Attempt != attempt || (j.State != core.JobScheduled && j.State != core.JobRunning) || j.CancelRequested {
+			return core.Errorf(core.EConflict, "job %s is no longer scheduled or running on attempt %d", jobID, attempt)
+		}
+		if err := t.settleAttempt(ctx, s, j, commissionBPS); err != nil {
+			return err
+		}
 		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
 			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?
 			WHERE id = ? AND attempt = ? AND state IN ('scheduled','running') AND cancel_requested = 0`, reason, jobID, attempt)
@@ -706,4 +719,27 @@ func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJo
 		}
 		return t.event(ctx, forJobID, "preempting", fmt.Sprintf("stopped job %s to make room: %s", jobID, reason))
 	})
+}
+
+// settleAttempt charges what a job's attempt used so far, before the job
+// leaves its center (preempted, or lost with the center): each accrual pays
+// its delta to the center the job is on, and the next attempt may run on
+// another center. The hold rolls over to the next attempt; when the wallet
+// cannot fund a new hold, the usage is charged directly (arrears beyond the
+// wallet) and the old hold stays for the next attempt.
+func (t *tx) settleAttempt(ctx context.Context, s *Store, j core.Job, commissionBPS int64) error {
+	if j.State != core.JobRunning || j.CenterID == "" {
+		return nil // never started: nothing used
+	}
+	if len(j.Placements) == 0 {
+		var err error
+		if j.Placements, err = s.placements(ctx, t, j.ID); err != nil {
+			return err
+		}
+	}
+	err := t.accrue(ctx, s, j, accrueWindow, commissionBPS)
+	if errors.Is(err, errShort) {
+		err = t.accrue(ctx, s, j, accrueLate, commissionBPS)
+	}
+	return err
 }

@@ -278,6 +278,18 @@ func (t *tx) accrue(ctx context.Context, s *Store, j core.Job, mode accrueMode, 
 
 	// Escrow pays out the split, cumulatively.
 	vat, comm, prov := meter.Split(total, s.Billing.VATBPS, commissionBPS)
+	switch {
+	case delta == 0:
+		// Nothing new to split: keep the legs as they are, whatever
+		// commission this caller passes (a cancel after the last attempt
+		// was settled, for one).
+		vat, comm, prov = j.Charges.VATMicros, j.Charges.CommissionMicros, j.Charges.ProviderMicros
+	case comm < j.Charges.CommissionMicros:
+		// The commission was lowered since the last accrual: it applies to
+		// new usage only; what was split stays split.
+		comm = j.Charges.CommissionMicros
+		prov = total - vat - comm
+	}
 	var providerOrg string
 	if delta > 0 {
 		if err := t.QueryRowContext(ctx, `SELECT provider_org_id FROM centers WHERE id = ?`, j.CenterID).Scan(&providerOrg); err != nil {

@@ -191,7 +191,7 @@ func TestRecoverLostRequeuesThenFails(t *testing.T) {
 		if err := f.s.MarkRunning(ctx, j.ID, "go"); err != nil {
 			t.Fatal(err)
 		}
-		requeued, failed, err := f.s.RecoverLost(ctx, core.ExecutorLocal)
+		requeued, failed, err := f.s.RecoverLost(ctx, core.ExecutorLocal, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
