@@ -11,9 +11,20 @@ import (
 // the first fitting one in order: a placement checks a few nodes instead of
 // all of them, and decides exactly what a full scan would.
 type index struct {
-	byModel map[string][]*Node // model -> nodes in (load, ID) order
-	models  []string           // sorted, for a deterministic order
-	all     []*Node            // every node in (load, ID) order
+	models []string  // sorted, for a deterministic order
+	groups [][]*Node // groups[i]: nodes of models[i] in (load, ID) order
+	all    []*Node   // every node in (load, ID) order
+}
+
+// group returns the ordered nodes of model (a handful of models per
+// center: a scan beats a map).
+func (ix *index) group(model string) *[]*Node {
+	for i, m := range ix.models {
+		if m == model {
+			return &ix.groups[i]
+		}
+	}
+	return nil
 }
 
 func less(a, b *Node) bool {
@@ -25,16 +36,21 @@ func less(a, b *Node) bool {
 }
 
 func newIndex(ns []*Node) *index {
-	ix := &index{byModel: map[string][]*Node{}}
+	byModel := map[string][]*Node{}
+	ix := &index{}
 	for _, n := range ns {
-		ix.byModel[n.AccelModel] = append(ix.byModel[n.AccelModel], n)
+		byModel[n.AccelModel] = append(byModel[n.AccelModel], n)
 		ix.all = append(ix.all, n)
 	}
-	for m, g := range ix.byModel {
-		sort.Slice(g, func(i, j int) bool { return less(g[i], g[j]) })
+	for m := range byModel {
 		ix.models = append(ix.models, m)
 	}
 	sort.Strings(ix.models)
+	for _, m := range ix.models {
+		g := byModel[m]
+		sort.Slice(g, func(i, j int) bool { return less(g[i], g[j]) })
+		ix.groups = append(ix.groups, g)
+	}
 	sort.Slice(ix.all, func(i, j int) bool { return less(ix.all[i], ix.all[j]) })
 	return ix
 }
@@ -59,8 +75,10 @@ func insert(s []*Node, n *Node) []*Node {
 // adjust changes a node's allocation and keeps the index in order.
 func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 	ix := st.index[n.CenterID]
+	var g *[]*Node
 	if ix != nil {
-		ix.byModel[n.AccelModel] = remove(ix.byModel[n.AccelModel], n)
+		g = ix.group(n.AccelModel)
+		*g = remove(*g, n)
 		ix.all = remove(ix.all, n)
 	}
 	n.UsedCPU += cpu
@@ -71,7 +89,7 @@ func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 		st.centerUsed[n.CenterID] = [3]int64{u[0] + cpu, u[1] + mem, u[2] + accel}
 	}
 	if ix != nil {
-		ix.byModel[n.AccelModel] = insert(ix.byModel[n.AccelModel], n)
+		*g = insert(*g, n)
 		ix.all = insert(ix.all, n)
 	}
 }
@@ -130,7 +148,7 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 	var best *Node
 	var bestKey, bestRate int64
 	b := st.bounds[c.ID]
-	for _, m := range ix.models {
+	for mi, m := range ix.models {
 		if m == "" || !modelOK(m, r.AccelModels) {
 			continue
 		}
@@ -138,11 +156,11 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 			continue
 		}
 		if b != nil {
-			if v := b.byModel[m]; v[0] < r.AccelCount || v[1] < r.CPUMilli || v[2] < r.MemMiB {
+			if v := b.get(m); v[0] < r.AccelCount || v[1] < r.CPUMilli || v[2] < r.MemMiB {
 				continue // no node of this model can fit it
 			}
 		}
-		n, rate := firstFit(ix.byModel[m], r, c, domesticOnly)
+		n, rate := firstFit(ix.groups[mi], r, c, domesticOnly)
 		if n == nil {
 			st.reboundModel(c.ID, m) // the bound let it through: tighten this model's bound
 			continue
@@ -162,15 +180,10 @@ func (st *state) reboundModel(centerID, model string) {
 		return
 	}
 	var v [3]int64
-	for _, n := range st.index[centerID].byModel[model] {
+	for _, n := range *st.index[centerID].group(model) {
 		if n.Ready {
 			v = [3]int64{max(v[0], n.AccelCount-n.UsedAccel), max(v[1], n.CPUMilli-n.UsedCPU), max(v[2], n.MemMiB-n.UsedMem)}
 		}
 	}
-	nb := &bound{byModel: make(map[string][3]int64, len(b.byModel)), cpu: b.cpu, mem: b.mem}
-	for m, x := range b.byModel {
-		nb.byModel[m] = x
-	}
-	nb.byModel[model] = v
-	st.bounds[centerID] = nb // replaced, not changed in place: clones share bounds
+	st.bounds[centerID] = b.with(model, v) // replaced, not changed in place: clones share bounds
 }

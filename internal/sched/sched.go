@@ -368,12 +368,12 @@ func (st *state) raise(n *Node) {
 		return
 	}
 	fa, fc, fm := n.AccelCount-n.UsedAccel, n.CPUMilli-n.UsedCPU, n.MemMiB-n.UsedMem
-	v := b.byModel[n.AccelModel]
-	nb := &bound{byModel: make(map[string][3]int64, len(b.byModel)), cpu: max(b.cpu, fc), mem: max(b.mem, fm)}
-	for m, x := range b.byModel {
-		nb.byModel[m] = x
+	v := b.get(n.AccelModel)
+	if v[0] >= fa && v[1] >= fc && v[2] >= fm && b.cpu >= fc && b.mem >= fm {
+		return // still covered
 	}
-	nb.byModel[n.AccelModel] = [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)}
+	nb := b.with(n.AccelModel, [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)})
+	nb.cpu, nb.mem = max(b.cpu, fc), max(b.mem, fm)
 	st.bounds[n.CenterID] = nb // replaced, not changed in place: clones share bounds
 }
 
@@ -527,23 +527,59 @@ const NoFitMemoMax = 1 << 16
 // finds nothing under the bound recomputes it, so it tightens where it
 // matters.
 type bound struct {
-	byModel map[string][3]int64 // model -> max free accelerators, CPU, memory
+	models []modelBound // by model name; a handful per center, so a slice beats a map
 	cpu     int64               // max free CPU over all nodes
 	mem     int64               // max free memory over all nodes
 }
 
 func newBound(ns []*Node) *bound {
-	b := &bound{byModel: map[string][3]int64{}}
+	b := &bound{}
 	for _, n := range ns {
 		if !n.Ready {
 			continue
 		}
 		fa, fc, fm := n.AccelCount-n.UsedAccel, n.CPUMilli-n.UsedCPU, n.MemMiB-n.UsedMem
-		v := b.byModel[n.AccelModel]
-		b.byModel[n.AccelModel] = [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)}
+		v := b.get(n.AccelModel)
+		b.set(n.AccelModel, [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)})
 		b.cpu, b.mem = max(b.cpu, fc), max(b.mem, fm)
 	}
 	return b
+}
+
+// modelBound is one accelerator model's entry of a bound: the most free
+// accelerators, CPU and memory any node of that model offers.
+type modelBound struct {
+	model string
+	v     [3]int64
+}
+
+func (b *bound) get(model string) [3]int64 {
+	for i := range b.models {
+		if b.models[i].model == model {
+			return b.models[i].v
+		}
+	}
+	return [3]int64{}
+}
+
+// set changes b in place: only for a bound not yet shared.
+func (b *bound) set(model string, v [3]int64) {
+	for i := range b.models {
+		if b.models[i].model == model {
+			b.models[i].v = v
+			return
+		}
+	}
+	b.models = append(b.models, modelBound{model, v})
+	sort.Slice(b.models, func(i, j int) bool { return b.models[i].model < b.models[j].model })
+}
+
+// with returns a copy of b with model's entry replaced: bounds are shared
+// by clones, so they are replaced, never changed in place.
+func (b *bound) with(model string, v [3]int64) *bound {
+	nb := &bound{models: append([]modelBound(nil), b.models...), cpu: b.cpu, mem: b.mem}
+	nb.set(model, v)
+	return nb
 }
 
 // mayFit reports whether r could fit on some node of center id; false
@@ -559,7 +595,8 @@ func (st *state) mayFit(id string, r core.Replica) bool {
 	if r.AccelCount == 0 {
 		return b.cpu >= r.CPUMilli && b.mem >= r.MemMiB
 	}
-	for model, v := range b.byModel {
+	for _, mb := range b.models {
+		model, v := mb.model, mb.v
 		if model != "" && v[0] >= r.AccelCount && v[1] >= r.CPUMilli && v[2] >= r.MemMiB && modelOK(model, r.AccelModels) {
 			return true
 		}
