@@ -14,6 +14,43 @@ type index struct {
 	models []string  // sorted, for a deterministic order
 	groups [][]*Node // groups[i]: nodes of models[i] in (load, ID) order
 	all    []*Node   // every node in (load, ID) order
+	// Shapes (accelerators, CPU, memory) that fit no node of a group (the
+	// last entry: of all nodes) now. A larger request fails too, so it is
+	// rejected without a scan. Allocation only shrinks free capacity, so
+	// they stay true until a decision is undone (forget).
+	fails [][]shape
+}
+
+type shape [3]int64
+
+// FailedShapesMax bounds the shapes remembered per group.
+const FailedShapesMax = 8
+
+// failed reports whether a remembered failure of group g covers r.
+func (ix *index) failed(g int, r core.Replica) bool {
+	for _, f := range ix.fails[g] {
+		if r.AccelCount >= f[0] && r.CPUMilli >= f[1] && r.MemMiB >= f[2] {
+			return true
+		}
+	}
+	return false
+}
+
+// remember records that r fits no node of group g.
+func (ix *index) remember(g int, r core.Replica) {
+	s := shape{r.AccelCount, r.CPUMilli, r.MemMiB}
+	if len(ix.fails[g]) < FailedShapesMax {
+		ix.fails[g] = append(ix.fails[g], s)
+		return
+	}
+	copy(ix.fails[g], ix.fails[g][1:]) // drop the oldest
+	ix.fails[g][FailedShapesMax-1] = s
+}
+
+func (ix *index) forget() {
+	for g := range ix.fails {
+		ix.fails[g] = ix.fails[g][:0]
+	}
 }
 
 // group returns the ordered nodes of model (a handful of models per
@@ -52,6 +89,7 @@ func newIndex(ns []*Node) *index {
 		ix.groups = append(ix.groups, g)
 	}
 	sort.Slice(ix.all, func(i, j int) bool { return less(ix.all[i], ix.all[j]) })
+	ix.fails = make([][]shape, len(ix.groups)+1)
 	return ix
 }
 
@@ -119,7 +157,10 @@ func priceKey(rate int64, r core.Replica, model string) int64 {
 // bestNode is the node a full scan would choose for r at c: lowest price
 // per TFLOPS, then lowest load, then lowest ID, among nodes where r fits
 // now.
-func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, int64) {
+// record lets it remember shapes that fit nowhere; a gang being placed
+// must not (its own partial allocation would be remembered as the
+// center's state).
+func (st *state) bestNode(c Center, r core.Replica, domesticOnly, record bool) (*Node, int64) {
 	ix := st.index[c.ID]
 	if ix == nil {
 		var best *Node
@@ -139,9 +180,16 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 	}
 	if r.AccelCount == 0 {
 		// A CPU-only replica costs the same on every node of a center.
+		all := len(ix.groups)
+		if ix.failed(all, r) {
+			return nil, 0
+		}
 		n, rate := firstFit(ix.all, r, c, domesticOnly)
 		if n == nil {
 			st.rebound(c.ID) // the bound let a replica through that fits nowhere: tighten it
+			if record && (!domesticOnly || c.Domestic) {
+				ix.remember(all, r)
+			}
 		}
 		return n, rate
 	}
@@ -160,9 +208,15 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly bool) (*Node, i
 				continue // no node of this model can fit it
 			}
 		}
+		if (domesticOnly && !domesticModel(m)) || ix.failed(mi, r) {
+			continue
+		}
 		n, rate := firstFit(ix.groups[mi], r, c, domesticOnly)
 		if n == nil {
 			st.reboundModel(c.ID, m) // the bound let it through: tighten this model's bound
+			if record {
+				ix.remember(mi, r)
+			}
 			continue
 		}
 		if k := priceKey(rate, r, m); best == nil || k < bestKey || (k == bestKey && less(n, best)) {

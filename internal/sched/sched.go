@@ -347,6 +347,9 @@ func (st *state) unplace(d *Decision, job Job) {
 	if len(st.noFit) > 0 {
 		clear(st.noFit)
 	}
+	for _, ix := range st.index {
+		ix.forget()
+	}
 	for _, p := range d.Placements {
 		r := job.Replicas[p.Index]
 		st.adjust(st.byID[p.NodeID], -r.CPUMilli, -r.MemMiB, -r.AccelCount)
@@ -884,7 +887,7 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 			if st.noFit != nil && st.noFit[key] {
 				return estimate{}, false
 			}
-			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly); n == nil {
+			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly, true); n == nil {
 				if st.noFit != nil && len(st.noFit) < NoFitMemoMax {
 					st.noFit[key] = true
 				}
@@ -914,7 +917,7 @@ func (st *state) tryGang(c Center, job Job) *Decision {
 	order := placementOrder(job.Replicas)
 	for k, i := range order {
 		r := job.Replicas[i]
-		best, bestRate := st.bestNode(c, r, job.Constraints.DomesticOnly)
+		best, bestRate := st.bestNode(c, r, job.Constraints.DomesticOnly, false)
 		if best == nil {
 			for _, done := range order[:k] { // roll back
 				n, r := st.byID[d.Placements[done].NodeID], job.Replicas[done]
