@@ -65,9 +65,8 @@ func (ix *index) group(model string) *[]*Node {
 }
 
 func less(a, b *Node) bool {
-	la, lb := load(a), load(b)
-	if la != lb {
-		return la < lb
+	if a.loadPPM != b.loadPPM {
+		return a.loadPPM < b.loadPPM
 	}
 	return a.ID < b.ID
 }
@@ -76,6 +75,9 @@ func newIndex(ns []*Node) *index {
 	byModel := map[string][]*Node{}
 	ix := &index{}
 	for _, n := range ns {
+		if !n.Ready {
+			continue // never fits: kept out so scans do not pass it
+		}
 		byModel[n.AccelModel] = append(byModel[n.AccelModel], n)
 		ix.all = append(ix.all, n)
 	}
@@ -113,6 +115,9 @@ func insert(s []*Node, n *Node) []*Node {
 // adjust changes a node's allocation and keeps the index in order.
 func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 	ix := st.index[n.CenterID]
+	if !n.Ready {
+		ix = nil // not indexed
+	}
 	var g *[]*Node
 	if ix != nil {
 		g = ix.group(n.AccelModel)
@@ -122,6 +127,7 @@ func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 	n.UsedCPU += cpu
 	n.UsedMem += mem
 	n.UsedAccel += accel
+	n.loadPPM = load(n)
 	if n.Ready && st.centerUsed != nil {
 		u := st.centerUsed[n.CenterID]
 		st.centerUsed[n.CenterID] = [3]int64{u[0] + cpu, u[1] + mem, u[2] + accel}
@@ -234,7 +240,11 @@ func (st *state) reboundModel(centerID, model string) {
 		return
 	}
 	var v [3]int64
-	for _, n := range *st.index[centerID].group(model) {
+	g := st.index[centerID].group(model)
+	if g == nil {
+		return
+	}
+	for _, n := range *g {
 		if n.Ready {
 			v = [3]int64{max(v[0], n.AccelCount-n.UsedAccel), max(v[1], n.CPUMilli-n.UsedCPU), max(v[2], n.MemMiB-n.UsedMem)}
 		}

@@ -45,6 +45,8 @@ type Node struct {
 	UsedCPU    int64 // milli-cores allocated to scheduled or running replicas
 	UsedMem    int64 // MiB
 	UsedAccel  int64
+
+	loadPPM int64 // load(n), cached by the working state (the index orders by it)
 }
 
 // Release is capacity an allocation gives back when its job ends, at the
@@ -186,8 +188,6 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	st := newState(s)
 	if p.Baseline {
 		st.index, st.bounds = nil, nil
-	} else {
-		st.noFit = map[noFitKey]bool{}
 	}
 	// Sort positions, not jobs: a Job is a few hundred bytes to move.
 	pos := make([]int32, len(s.Queue))
@@ -344,9 +344,6 @@ func atString(atMs, nowMs int64) string {
 // unplace undoes a decision's allocations on the working state. Shapes
 // found not to fit while the decision held capacity may fit again.
 func (st *state) unplace(d *Decision, job Job) {
-	if len(st.noFit) > 0 {
-		clear(st.noFit)
-	}
 	for _, ix := range st.index {
 		ix.forget()
 	}
@@ -502,25 +499,7 @@ type state struct {
 	// ready nodes (the load factor), kept current by adjust.
 	centerUsed, centerTotal map[string][3]int64
 	cands                   []candidate // place's scratch, reused across jobs
-	// noFit remembers replica shapes no node of a center can take now.
-	// Allocation only shrinks free capacity, so it stays true until a
-	// decision is undone (unplace clears it); a gang's rollback or a
-	// preemption's trial only restore capacity the memo was made under.
-	// Nil in the baseline.
-	noFit map[noFitKey]bool
 }
-
-// noFitKey is a replica shape at a center.
-type noFitKey struct {
-	center     string
-	accel, cpu int64
-	mem        int64
-	models     string
-	domestic   bool
-}
-
-// NoFitMemoMax bounds the no-fit memo.
-const NoFitMemoMax = 1 << 16
 
 // bound is at least the most any ready node of a center can still offer,
 // per accelerator model and over all nodes. A replica over the bound fits
@@ -531,8 +510,8 @@ const NoFitMemoMax = 1 << 16
 // matters.
 type bound struct {
 	models []modelBound // by model name; a handful per center, so a slice beats a map
-	cpu     int64               // max free CPU over all nodes
-	mem     int64               // max free memory over all nodes
+	cpu    int64        // max free CPU over all nodes
+	mem    int64        // max free memory over all nodes
 }
 
 func newBound(ns []*Node) *bound {
@@ -628,6 +607,7 @@ func newState(s Snapshot) *state {
 	sort.Slice(st.centers, func(i, j int) bool { return st.centers[i].Name < st.centers[j].Name })
 	for i := range s.Nodes {
 		n := s.Nodes[i] // copy: the plan must not change the caller's snapshot
+		n.loadPPM = load(&n)
 		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
 		st.byID[n.ID] = &n
 		if n.Ready {
@@ -877,20 +857,7 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 			if !st.mayFit(c.ID, r) {
 				return estimate{}, false
 			}
-			key := noFitKey{center: c.ID, accel: r.AccelCount, cpu: r.CPUMilli, mem: r.MemMiB, domestic: job.Constraints.DomesticOnly}
-			if len(r.AccelModels) > 0 {
-				key.models = r.AccelModels[0]
-				if len(r.AccelModels) > 1 {
-					key.models = strings.Join(r.AccelModels, "+")
-				}
-			}
-			if st.noFit != nil && st.noFit[key] {
-				return estimate{}, false
-			}
 			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly, true); n == nil {
-				if st.noFit != nil && len(st.noFit) < NoFitMemoMax {
-					st.noFit[key] = true
-				}
 				return estimate{}, false
 			}
 			prev, prevNode, prevRate = &job.Replicas[i], n, rate
