@@ -746,17 +746,17 @@ const DetailedReasonsMax = 256
 // one it fits on. detail asks for node-level reasons when it fits nowhere.
 func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, string) {
 	cands := st.cands[:0]
-	reasons := map[string]int{}
+	var reasons tally
 	var noRoom []Center
 	for i := range st.centers {
 		c := &st.centers[i]
 		if ok, why := eligibleFor(*c, job); !ok {
-			reasons[why]++
+			reasons.add(why)
 			continue
 		}
 		est, ok := st.estimate(*c, job)
 		if !ok {
-			reasons["insufficient free resources"]++
+			reasons.add("insufficient free resources")
 			if detail {
 				noRoom = append(noRoom, *c)
 			}
@@ -785,9 +785,7 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 				why.Others = append(why.Others, o.scored)
 			}
 		}
-		if len(reasons) > 0 {
-			why.Rejected = summarize(reasons)
-		}
+		why.rejected = reasons // rendered by String, only when asked
 		d.Why = why
 		return d, ""
 	}
@@ -940,23 +938,36 @@ func placementOrder(rs []core.Replica) []int {
 	return order
 }
 
-func summarize(reasons map[string]int) string {
+// tally counts centers by why they were rejected: a handful of distinct
+// reasons, so a slice, not a map, per decision.
+type tally []reasonCount
+
+type reasonCount struct {
+	why string
+	n   int
+}
+
+func (t *tally) add(why string) {
+	for i := range *t {
+		if (*t)[i].why == why {
+			(*t)[i].n++
+			return
+		}
+	}
+	*t = append(*t, reasonCount{why, 1})
+}
+
+func summarize(reasons tally) string {
 	if len(reasons) == 0 {
 		return "no centers"
 	}
-	keys := make([]string, 0, len(reasons))
-	for k := range reasons {
-		keys = append(keys, k)
+	sorted := append(tally(nil), reasons...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].why < sorted[j].why })
+	parts := make([]string, len(sorted))
+	for i, r := range sorted {
+		parts[i] = fmt.Sprintf("%d centers: %s", r.n, r.why)
 	}
-	sort.Strings(keys)
-	s := ""
-	for i, k := range keys {
-		if i > 0 {
-			s += "; "
-		}
-		s += fmt.Sprintf("%d centers: %s", reasons[k], k)
-	}
-	return s
+	return strings.Join(parts, "; ")
 }
 
 // Quote checks at submission that some eligible center could run job on
@@ -965,17 +976,17 @@ func summarize(reasons map[string]int) string {
 // with a reason when no center could ever run it.
 func Quote(s Snapshot, job Job) (maxRate int64, ok bool, reason string) {
 	st := newState(s)
-	reasons := map[string]int{}
+	var reasons tally
 	for _, c := range st.centers {
 		c.Available = true // an unavailable center may come back; it still bounds the price
 		if ok, why := eligibleFor(c, job); !ok {
-			reasons[why]++
+			reasons.add(why)
 			continue
 		}
 		// The gang needs every replica on some node at once; check that on
 		// total capacity by placing on a scratch copy with nothing used.
 		if !st.fitsEmpty(c, job) {
-			reasons["too large for the center"]++
+			reasons.add("too large for the center")
 			continue
 		}
 		rate, _ := st.maxRate(c, job)

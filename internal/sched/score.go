@@ -43,7 +43,15 @@ type Explanation struct {
 	Weights  core.ScoreWeights
 	Chosen   Scored
 	Others   []Scored // the next best candidates, at most CandidatesShownMax
-	Rejected string   // summary of centers that could not take the job now
+	rejected tally    // centers that could not take the job now, and why
+}
+
+// Rejected summarizes the centers that could not take the job now.
+func (e *Explanation) Rejected() string {
+	if len(e.rejected) == 0 {
+		return ""
+	}
+	return summarize(e.rejected)
 }
 
 // String renders the explanation for `suanli job get` and job events.
@@ -60,8 +68,8 @@ func (e *Explanation) String() string {
 		}
 	}
 	fmt.Fprintf(&b, "; weights %s", e.Weights)
-	if e.Rejected != "" {
-		fmt.Fprintf(&b, "; not candidates: %s", e.Rejected)
+	if r := e.Rejected(); r != "" {
+		fmt.Fprintf(&b, "; not candidates: %s", r)
 	}
 	return b.String()
 }
