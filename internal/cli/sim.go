@@ -80,7 +80,7 @@ func simCmd(g *globals) *cobra.Command {
 	f.StringVar(&seeds, "seeds", "42-51", "seeds: a list of numbers and ranges, e.g. 42-51 or 42,45,50-51")
 	f.Float64Var(&tune, "tune", 1.3, "total GPU request to replay, as a multiple of the cluster's GPU capacity")
 	f.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds replayed at once (the output does not depend on it)")
-	cmd.AddCommand(replay, simReportCmd(g))
+	cmd.AddCommand(replay, simReportCmd(g), simRunCmd(g), simQueueingReportCmd(g))
 	return cmd
 }
 
