@@ -404,7 +404,14 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 func SchedJob(j core.Job) sched.Job {
 	return sched.Job{ID: j.ID, Tenant: j.TenantOrgID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
 		HasCommand: j.Spec.Command != "", HasDuration: j.Spec.Duration > 0, MaxDurationMs: j.Spec.MaxDuration.Milliseconds(),
-		Tier: j.Spec.Tier, Data: j.Spec.Data, Weights: j.Spec.Weights}
+		Tier: j.Spec.Tier, Data: j.Spec.Data, Weights: j.Spec.Weights, WaitsFor: j.WaitsFor, WaitsUntilMs: waitsUntilMs(j)}
+}
+
+func waitsUntilMs(j core.Job) int64 {
+	if j.WaitsUntil == nil {
+		return 0
+	}
+	return j.WaitsUntil.UnixMilli()
 }
 
 // Quote returns the highest total rate (core.RateScale fixed point, per

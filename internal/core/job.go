@@ -193,7 +193,11 @@ type Job struct {
 	CenterID    string   `json:"center_id,omitempty"`
 	Attempt     int      `json:"attempt"`
 	Preemptions int      `json:"preemptions,omitempty"` // attempts ended by preemption (not counted by max_attempts)
-	BackendID   string   `json:"backend_id,omitempty"`  // the run's id in the center's own system (Slurm job id, Kubernetes Job)
+	// WaitsFor is the job that last preempted this one: it starts first
+	// (until WaitsUntil at the latest).
+	WaitsFor   string     `json:"waits_for,omitempty"`
+	WaitsUntil *time.Time `json:"waits_until,omitempty"`
+	BackendID  string     `json:"backend_id,omitempty"` // the run's id in the center's own system (Slurm job id, Kubernetes Job)
 	// CancelRequested: the tenant asked to cancel and the run is being
 	// stopped.
 	CancelRequested bool        `json:"cancel_requested,omitempty"`

@@ -253,7 +253,9 @@ func (f *fairShare) level(jobs []Job, decide func(Job) bool) {
 			if len(byTenant[t]) == 0 {
 				continue
 			}
-			if sh := f.share(t); pick == "" || sh < best {
+			// Equal shares go to the tenant whose next job came first.
+			sh := f.share(t)
+			if pick == "" || sh < best || (sh == best && earlier(byTenant[t][0], byTenant[pick][0])) {
 				pick, best = t, sh
 			}
 		}
@@ -266,6 +268,13 @@ func (f *fairShare) level(jobs []Job, decide func(Job) bool) {
 			f.add(job)
 		}
 	}
+}
+
+func earlier(a, b Job) bool {
+	if a.Seq != b.Seq {
+		return a.Seq < b.Seq
+	}
+	return a.ID < b.ID
 }
 
 func (f *fairShare) add(j Job) {

@@ -87,3 +87,16 @@ func TestFairShareByCompute(t *testing.T) {
 		t.Errorf("by compute: %s first, want A (1,248 TFLOPS against 1,978)", got)
 	}
 }
+
+// TestFairShareTiesByArrival: tenants with equal shares are served in the
+// order their next jobs arrived, not by name.
+func TestFairShareTiesByArrival(t *testing.T) {
+	s := sched.Snapshot{
+		Centers: []sched.Center{makeCenter("c1").Card("A100", 1).Obj()},
+		Nodes:   []sched.Node{makeNode("n1").GPUs("A100", 1).CPU(64000).Mem(1 << 20).Obj()},
+		Queue:   append(tenantJobs("A", 1, 40), tenantJobs("B", 1, 20)...),
+	}
+	if p := schedule(t, s); len(p.Decisions) != 1 || p.Decisions[0].JobID != "B00" {
+		t.Errorf("plan %+v: want B's earlier job placed", p)
+	}
+}

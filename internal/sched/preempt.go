@@ -124,11 +124,10 @@ func (o *preemptOption) better(p *preemptOption) bool {
 }
 
 // preempt looks for the fewest, least important running jobs whose
-// capacity lets job's whole gang start on one eligible center. The working
-// state keeps the victims' capacity in use: they are still running until
-// the control loop stops them, so no job of this pass may start there; the
-// preemptor starts in a later pass, which sees it free. allowed says which
-// running jobs this job may stop.
+// capacity lets job's whole gang start on one eligible center. The job
+// starts in a later pass, once its victims have stopped; until then the
+// capacity it needs is held (see the end), and the victims wait for it
+// (Job.WaitsFor). allowed says which running jobs this job may stop.
 func (st *state) preempt(job Job, vs *victims, allowed func(*Running) bool) *preemptOption {
 	var best *preemptOption
 	for _, c := range st.centers {
@@ -169,8 +168,20 @@ func (st *state) preempt(job Job, vs *victims, allowed func(*Running) bool) *pre
 	if best == nil {
 		return nil
 	}
+	// Hold what the job will take: its gang is placed on the state with
+	// the victims freed, then the victims are charged back, so until the
+	// pass ends neither their capacity nor the free capacity the job
+	// needs goes to anyone else (the nodes read as over-committed, which
+	// no placement fits).
 	for _, v := range best.victims {
 		vs.gone[v.ID] = true
+		st.free(v)
+	}
+	if st.tryGang(best.center, job) == nil {
+		panic("sched: a preemption option does not fit once applied") // victimsAt checked it on this state
+	}
+	for _, v := range best.victims {
+		st.take(v)
 	}
 	return best
 }

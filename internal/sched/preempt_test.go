@@ -257,3 +257,46 @@ func TestPropPreemption(t *testing.T) {
 		}
 	})
 }
+
+// TestPreemptorHoldsItsCapacity: the capacity a preempting job needs —
+// its victims' and the free part — is not given to a job behind it in the
+// same pass; in the next pass its victims wait while it is queued, and
+// stop waiting once it started (or their wait ran out).
+func TestPreemptorHoldsItsCapacity(t *testing.T) {
+	c1 := makeCenter("c1").Card("A100", 8).Obj()
+	nodes := []sched.Node{makeNode("n1").GPUs("A100", 8).CPU(64000).Mem(1 << 20).Obj()}
+	high := makeJob("high").Seq(2).Priority(10).GPUs(8).Obj()
+	mid := makeJob("mid").Seq(3).Priority(5).GPUs(4).Obj()
+	s := withRunning(sched.Snapshot{Centers: []sched.Center{c1}, Nodes: nodes, Queue: []sched.Job{high, mid}, NowMs: 1000},
+		running("low", "t", 0, "", "n1", 4, 0))
+	p := schedule(t, s)
+	if victimsOf(p) != "low" || len(p.Decisions) != 0 {
+		t.Fatalf("plan %+v: want low preempted and mid kept off the 4 free cards high needs", p)
+	}
+
+	// Next pass: low is back in the queue, ahead of high by Seq, and waits.
+	low := makeJob("low").Seq(1).Priority(10).GPUs(4).Obj()
+	low.Tier = sched.TierSpot
+	low.WaitsFor, low.WaitsUntilMs = "high", 61_000
+	next := sched.Snapshot{Centers: []sched.Center{c1}, Nodes: nodes, Queue: []sched.Job{low, high}, NowMs: 2000}
+	p = schedule(t, next)
+	if len(p.Decisions) != 1 || p.Decisions[0].JobID != "high" {
+		t.Fatalf("next pass %+v: want high placed, low waiting", p)
+	}
+	if !strings.Contains(p.Pending[0].Reason, "waits until that job starts") {
+		t.Errorf("low's reason %q", p.Pending[0].Reason)
+	}
+	for _, tc := range []struct {
+		name  string
+		queue []sched.Job
+		nowMs int64
+	}{
+		{"preemptor no longer queued", []sched.Job{low}, 2000},
+		{"wait ran out", []sched.Job{low, high}, 61_000},
+	} {
+		p := schedule(t, sched.Snapshot{Centers: []sched.Center{c1}, Nodes: nodes, Queue: tc.queue, NowMs: tc.nowMs})
+		if len(p.Decisions) == 0 || p.Decisions[0].JobID != "low" {
+			t.Errorf("%s: plan %+v, want low placed first", tc.name, p)
+		}
+	}
+}

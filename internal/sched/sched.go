@@ -77,6 +77,11 @@ type Job struct {
 	Data core.DataSpec
 	// Weights, when set, rank centers for this job (else the tenant's).
 	Weights *core.ScoreWeights
+	// WaitsFor is the job that preempted this one: while that job is
+	// still queued, and until WaitsUntilMs at the latest, this one may not
+	// start, so it cannot take back the capacity it was stopped for.
+	WaitsFor     string
+	WaitsUntilMs int64
 }
 
 // Running is a job that holds capacity now: what preemption may take
@@ -232,7 +237,15 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		observe(job.ID, false)
 		return false
 	}
+	queued := make(map[string]bool, len(queue))
+	for _, j := range queue {
+		queued[j.ID] = true
+	}
 	decide := func(job Job) bool {
+		if job.WaitsFor != "" && queued[job.WaitsFor] && s.NowMs < job.WaitsUntilMs {
+			return pending(job, fmt.Sprintf("preempted for job %s; waits until that job starts (at most until %s)",
+				job.WaitsFor, atString(job.WaitsUntilMs, s.NowMs)))
+		}
 		if why := fair.overQuota(job); why != "" {
 			return pending(job, why)
 		}

@@ -173,6 +173,9 @@ func (s *sim) preemptJob(p sched.Preemption) error {
 	j.preemptions++
 	s.preempt++
 	j.state = stateQueued
+	// It waits for its preemptor to start, as the server's store makes it
+	// do, so it cannot take back the capacity it was stopped for.
+	j.spec.WaitsFor, j.spec.WaitsUntilMs = p.ForJobID, s.nowMs+PreemptedWaitMs
 	s.enqueue(i)
 	return nil
 }

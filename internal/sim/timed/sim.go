@@ -19,6 +19,9 @@ const (
 	// PassesPerInstantMax bounds the passes at one instant: a pass whose
 	// plan preempts frees capacity, so another pass follows at once.
 	PassesPerInstantMax = 8
+	// PreemptedWaitMs is how long a preempted job waits at most for its
+	// preemptor to start (the server's store: sqlstore.PreemptedWaitMax).
+	PreemptedWaitMs = 60_000
 	// PreemptionsPerJobMax bounds how often one job may be stopped.
 	PreemptionsPerJobMax = 100
 	// IntervalMinMs is the shortest periodic pass interval.

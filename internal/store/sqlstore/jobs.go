@@ -225,17 +225,17 @@ func (s *Store) submitIn(ctx context.Context, t *tx, lt ledger.Tx, r *submitReq)
 
 const jobCols = `id, seq, tenant_org_id, spec, state, center_id, attempt, hold_micros, cost_micros, usage_ms, exit_code,
 	reason, submitted_at, scheduled_at, started_at, finished_at, hold_seq, capture_seq, voucher_micros, voucher_scheme_id,
-	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id, cancel_requested, preemptions`
+	vat_micros, commission_micros, provider_micros, arrears_micros, backend_id, cancel_requested, preemptions, waits_for, waits_until`
 
 func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 	var j core.Job
 	var spec, state string
 	var center sql.NullString
 	var exit, sched, started, finished sql.NullInt64
-	var hold, cost, submitted, voucher, vat, comm, prov, arrears, cancelReq int64
+	var hold, cost, submitted, voucher, vat, comm, prov, arrears, cancelReq, waitsUntil int64
 	err := sc.Scan(&j.ID, &j.Seq, &j.TenantOrgID, &spec, &state, &center, &j.Attempt, &hold, &cost, &j.UsageMs, &exit,
 		&j.Reason, &submitted, &sched, &started, &finished, &j.HoldSeq, &j.Charges.CaptureSeq, &voucher,
-		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID, &cancelReq, &j.Preemptions)
+		&j.Charges.VoucherSchemeID, &vat, &comm, &prov, &arrears, &j.BackendID, &cancelReq, &j.Preemptions, &j.WaitsFor, &waitsUntil)
 	j.CancelRequested = cancelReq == 1
 	j.Charges.VoucherMicros, j.Charges.VATMicros, j.Charges.CommissionMicros = core.Micros(voucher), core.Micros(vat), core.Micros(comm)
 	j.Charges.ProviderMicros, j.Charges.ArrearsMicros = core.Micros(prov), core.Micros(arrears)
@@ -252,6 +252,10 @@ func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
 		j.ExitCode = &v
 	}
 	j.SubmittedAt = fromMs(submitted)
+	if waitsUntil > 0 {
+		t := fromMs(waitsUntil)
+		j.WaitsUntil = &t
+	}
 	j.ScheduledAt, j.StartedAt, j.FinishedAt = fromNullMs(sched), fromNullMs(started), fromNullMs(finished)
 	return j, nil
 }
@@ -682,6 +686,10 @@ func (t *tx) loseJobs(ctx context.Context, s *Store, where string, args []any, c
 	return requeued, failed, nil
 }
 
+// PreemptedWaitMax bounds how long a preempted job waits for its
+// preemptor to start before it may start again itself.
+const PreemptedWaitMax = time.Minute
+
 // PreemptJob stops attempt of a scheduled or running job and queues it
 // again, so that capacity goes to the job that preempted it. Usage metered
 // before stays charged; the caller meters the run's last totals first. It
@@ -700,8 +708,10 @@ func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJo
 			return err
 		}
 		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
-			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?
-			WHERE id = ? AND attempt = ? AND state IN ('scheduled','running') AND cancel_requested = 0`, reason, jobID, attempt)
+			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?,
+			waits_for = ?, waits_until = ?
+			WHERE id = ? AND attempt = ? AND state IN ('scheduled','running') AND cancel_requested = 0`,
+			reason, forJobID, ms(t.now.Add(PreemptedWaitMax)), jobID, attempt)
 		if err != nil {
 			return err
 		}
