@@ -81,7 +81,7 @@ func RunReport(o ReportOptions) (*Report, error) {
 	if err := r.runGavel(); err != nil {
 		return nil, err
 	}
-	openb, _, err := ReadOpenbPodsFile(filepath.Join(o.TraceDir, "alibaba-gpu-v2023-openb", "openb_pod_list_default.csv"), false)
+	openb, _, err := ReadOpenbPodsFile(filepath.Join(o.TraceDir, "alibaba-gpu-v2023-openb", "openb_pod_list_default.csv"), true)
 	if err != nil {
 		return nil, fmt.Errorf("queueing report: %w", err)
 	}

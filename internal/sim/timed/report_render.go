@@ -254,21 +254,21 @@ func (r *Report) writeOpenb(b *strings.Builder) {
 	fmt.Fprintf(b, "## Alibaba openb `default` pod list, time-driven (%s)\n\n", OpenbCluster)
 	b.WriteString("Pods arrive at `creation_time` and run `deletion_time − scheduled_time` (pods never scheduled in the trace are skipped); " +
 		"GPU-sharing pods ask for `gpu_milli` of one card; tenant = QoS class. The FGD paper does not replay this trace in time " +
-		"(it adds pods until 130 % of capacity and none leaves), so nothing published compares. Best-effort pods are *not* put in the spot " +
-		"tier here (`--openb-spot-be` does): see the preemption livelock under \"Findings\".\n\n")
+		"(it adds pods until 130 % of capacity and none leaves), so nothing published compares. Best-effort (BE) pods are put in the " +
+		"spot tier (`--openb-spot-be`), so other pods may preempt them.\n\n")
 	metricsTable(b, r.Openb)
 }
 
-const findingsText = "## Findings about the production scheduler\n\n" +
-	"- **Preemption livelock.** The property test, when it drew priorities and spot jobs, found replays where one job is " +
-	"preempted without end (the replay stops at 100 preemptions of one job). A blocked job preempts victims, but holds no " +
-	"reservation: in the same pass, jobs behind it start in the free capacity it also needs; in the next pass a victim requeued " +
-	"ahead of them (earlier submission, equal priority) takes its own capacity back; the preemptor preempts again. " +
-	"`TestPreemptionLivelocks` keeps both scenarios (it skips while the behaviour lasts). The preemptor should hold the capacity it " +
-	"waits for (free + victims') against jobs behind it, and against its victims in the next pass.\n" +
-	"- **Fair-share ties go by tenant name.** At equal weighted shares (e.g. two tenants holding nothing), `fairShare.level` picks the " +
-	"tenant whose name sorts first, not the tenant whose head job arrived first: in the golden replay, bob's 8-GPU job waiting since " +
-	"20 s is passed by alice's job that arrived at 40 s. Breaking ties by the heads' `Seq` would keep FIFO among equals.\n\n"
+const findingsText = "## Findings about the production scheduler (fixed)\n\n" +
+	"- **Preemption livelock.** The property test, when it drew priorities and spot jobs, found replays where one job was " +
+	"preempted without end: a blocked job preempted victims but held no reservation, so jobs behind it started in the free capacity " +
+	"it also needed, and in the next pass a victim requeued ahead of it (earlier submission, equal priority) took its own capacity " +
+	"back. Fixed in `internal/sched`: the preemptor holds what it needs (free + victims') for the rest of its pass, and its victims " +
+	"wait for it to start (at most a minute; the server's store records it as `waits_for`). `TestPreemptionLivelocks` replays both " +
+	"scenarios, and the property test draws priorities and tiers again.\n" +
+	"- **Fair-share ties went by tenant name.** At equal weighted shares `fairShare.level` picked the tenant whose name sorts first: " +
+	"in the golden replay, bob's 8-GPU job waiting since 20 s was passed by alice's job that arrived at 40 s. Ties now go to the " +
+	"tenant whose next job came first.\n\n"
 
 const likeForLikeText = "## What is and is not like for like\n\n" +
 	"| comparison | like for like | not like for like |\n|---|---|---|\n" +
