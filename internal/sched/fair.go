@@ -212,7 +212,7 @@ func (f *fairShare) placed(j Job, d *Decision) {
 
 // run feeds the sorted queue to decide in fair-share order and records
 // what placed jobs take.
-func (f *fairShare) run(queue []Job, decide func(Job) bool) {
+func (f *fairShare) run(queue []*Job, decide func(*Job) bool) {
 	for i := 0; i < len(queue); {
 		j := i
 		for j < len(queue) && queue[j].Priority == queue[i].Priority {
@@ -224,26 +224,34 @@ func (f *fairShare) run(queue []Job, decide func(Job) bool) {
 }
 
 // level orders one priority level: tenants by share, each tenant FIFO.
-func (f *fairShare) level(jobs []Job, decide func(Job) bool) {
-	byTenant := map[string][]Job{}
-	var names []string
-	for _, job := range jobs {
-		if _, ok := byTenant[job.Tenant]; !ok {
-			if len(names) >= TenantsMax {
-				job.Tenant = names[len(names)-1] // bounded: fold the rest into the last tenant's FIFO
-			} else {
-				names = append(names, job.Tenant)
-			}
+func (f *fairShare) level(jobs []*Job, decide func(*Job) bool) {
+	single := true
+	for _, job := range jobs[1:] {
+		if job.Tenant != jobs[0].Tenant {
+			single = false
+			break
 		}
-		byTenant[job.Tenant] = append(byTenant[job.Tenant], job)
 	}
-	if len(names) == 1 { // one tenant: plain FIFO
+	if single { // one tenant: plain FIFO
 		for _, job := range jobs {
 			if decide(job) {
-				f.add(job)
+				f.add(*job)
 			}
 		}
 		return
+	}
+	byTenant := map[string][]*Job{}
+	var names []string
+	for _, job := range jobs {
+		key := job.Tenant
+		if _, ok := byTenant[key]; !ok {
+			if len(names) >= TenantsMax {
+				key = names[len(names)-1] // bounded: fold the rest into the last tenant's FIFO
+			} else {
+				names = append(names, key)
+			}
+		}
+		byTenant[key] = append(byTenant[key], job)
 	}
 	sort.Strings(names)
 	for {
@@ -255,7 +263,7 @@ func (f *fairShare) level(jobs []Job, decide func(Job) bool) {
 			}
 			// Equal shares go to the tenant whose next job came first.
 			sh := f.share(t)
-			if pick == "" || sh < best || (sh == best && earlier(byTenant[t][0], byTenant[pick][0])) {
+			if pick == "" || sh < best || (sh == best && earlier(*byTenant[t][0], *byTenant[pick][0])) {
 				pick, best = t, sh
 			}
 		}
@@ -265,7 +273,7 @@ func (f *fairShare) level(jobs []Job, decide func(Job) bool) {
 		job := byTenant[pick][0]
 		byTenant[pick] = byTenant[pick][1:]
 		if decide(job) {
-			f.add(job)
+			f.add(*job)
 		}
 	}
 }

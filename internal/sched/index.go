@@ -47,6 +47,26 @@ func (ix *index) remember(g int, r core.Replica) {
 	ix.fails[g][FailedShapesMax-1] = s
 }
 
+// remap copies the index onto other nodes of the same IDs, in the same
+// order.
+func (ix *index) remap(byID map[string]*Node) *index {
+	cp := &index{models: ix.models, groups: make([][]*Node, len(ix.groups)), all: make([]*Node, len(ix.all)),
+		fails: make([][]shape, len(ix.fails))}
+	for g, ns := range ix.groups {
+		cp.groups[g] = make([]*Node, len(ns))
+		for i, n := range ns {
+			cp.groups[g][i] = byID[n.ID]
+		}
+	}
+	for i, n := range ix.all {
+		cp.all[i] = byID[n.ID]
+	}
+	for g, fs := range ix.fails {
+		cp.fails[g] = append([]shape(nil), fs...)
+	}
+	return cp
+}
+
 func (ix *index) forget() {
 	for g := range ix.fails {
 		ix.fails[g] = ix.fails[g][:0]

@@ -209,9 +209,9 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	queue := make([]Job, len(pos))
+	queue := make([]*Job, len(pos)) // pointers into the snapshot, which the pass only reads
 	for i, x := range pos {
-		queue[i] = s.Queue[x]
+		queue[i] = &s.Queue[x]
 	}
 	limit := QueueScanMax
 	if p.QueueMax > 0 {
@@ -241,7 +241,8 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	for _, j := range queue {
 		queued[j.ID] = true
 	}
-	decide := func(job Job) bool {
+	decide := func(jp *Job) bool {
+		job := *jp
 		if job.WaitsFor != "" && queued[job.WaitsFor] && s.NowMs < job.WaitsUntilMs {
 			return pending(job, fmt.Sprintf("preempted for job %s; waits until that job starts (at most until %s)",
 				job.WaitsFor, atString(job.WaitsUntilMs, s.NowMs)))
@@ -480,19 +481,20 @@ func (st *state) clone() *state {
 	for cid, b := range st.bounds {
 		cp.bounds[cid] = b // bounds are replaced, never changed in place
 	}
+	slab := make([]Node, 0, len(st.byID)) // one allocation for all the copies
 	for cid, ns := range st.nodes {
 		out := make([]*Node, len(ns))
 		for i, n := range ns {
-			c := *n
-			out[i] = &c
-			cp.byID[c.ID] = &c
+			slab = append(slab, *n)
+			out[i] = &slab[len(slab)-1]
+			cp.byID[n.ID] = out[i]
 		}
 		cp.nodes[cid] = out
 	}
 	if st.index != nil {
-		cp.index = make(map[string]*index, len(cp.nodes))
-		for cid, ns := range cp.nodes {
-			cp.index[cid] = newIndex(ns)
+		cp.index = make(map[string]*index, len(st.index))
+		for cid, ix := range st.index {
+			cp.index[cid] = ix.remap(cp.byID) // same order, the copies' pointers: no re-sort
 		}
 	}
 	return cp
