@@ -228,7 +228,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	}
 	// A job shape that found no room stays without room while the pass
 	// only allocates; freeing capacity clears the memo.
-	failed := map[string]string{}
+	failed := map[shapeKey]string{}
 	fair := newFairShare(s, st)
 	vs := newVictims(s)
 	detailed, attempts := 0, 0
@@ -251,7 +251,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			return pending(job, why)
 		}
 		w := weightsFor(&s, job)
-		sig := signature(job)
+		sig := keyOf(job)
 		var d *Decision
 		reason, known := failed[sig]
 		if p.Baseline {
@@ -342,6 +342,39 @@ func signature(j Job) string {
 		b = append(b, ';')
 	}
 	return string(b)
+}
+
+// shapeKey is signature as a comparable value: for a gang of identical
+// replicas (nearly every job) it is built without allocating; other gangs
+// carry the full signature in mixed.
+type shapeKey struct {
+	command, duration, domestic bool
+	center, region              string
+	kind                        core.CenterKind
+	accel, cpu, mem             int64
+	models                      string
+	replicas                    int
+	mixed                       string
+}
+
+func keyOf(j Job) shapeKey {
+	k := j.Constraints
+	r := j.Replicas[0]
+	key := shapeKey{command: j.HasCommand, duration: j.HasDuration, domestic: k.DomesticOnly, center: k.Center,
+		region: k.Region, kind: k.Kind, accel: r.AccelCount, cpu: r.CPUMilli, mem: r.MemMiB, replicas: len(j.Replicas)}
+	switch len(r.AccelModels) {
+	case 0:
+	case 1:
+		key.models = r.AccelModels[0]
+	default:
+		key.models = strings.Join(r.AccelModels, "+")
+	}
+	for _, x := range j.Replicas[1:] {
+		if !sameShape(r, x) {
+			return shapeKey{mixed: signature(j)}
+		}
+	}
+	return key
 }
 
 // reservation is capacity held for the first blocked job.
