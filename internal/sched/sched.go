@@ -828,6 +828,7 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 			continue
 		}
 		why := &Explanation{Weights: w, Chosen: cand.scored}
+		why.Others = why.others[:0]
 		for k, o := range cands {
 			if k != i && len(why.Others) < CandidatesShownMax {
 				why.Others = append(why.Others, o.scored)

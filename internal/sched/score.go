@@ -42,8 +42,9 @@ type Scored struct {
 type Explanation struct {
 	Weights  core.ScoreWeights
 	Chosen   Scored
-	Others   []Scored // the next best candidates, at most CandidatesShownMax
-	rejected tally    // centers that could not take the job now, and why
+	Others   []Scored                   // the next best candidates, at most CandidatesShownMax
+	rejected tally                      // centers that could not take the job now, and why
+	others   [CandidatesShownMax]Scored // Others' storage: one allocation per explanation
 }
 
 // Rejected summarizes the centers that could not take the job now.
