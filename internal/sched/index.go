@@ -39,6 +39,13 @@ func (ix *index) failed(g int, r core.Replica) bool {
 // remember records that r fits no node of group g.
 func (ix *index) remember(g int, r core.Replica) {
 	s := shape{r.AccelCount, r.CPUMilli, r.MemMiB}
+	kept := ix.fails[g][:0] // drop the shapes the new one covers: it is the more general
+	for _, f := range ix.fails[g] {
+		if !(f[0] >= s[0] && f[1] >= s[1] && f[2] >= s[2]) {
+			kept = append(kept, f)
+		}
+	}
+	ix.fails[g] = kept
 	if len(ix.fails[g]) < FailedShapesMax {
 		ix.fails[g] = append(ix.fails[g], s)
 		return
