@@ -141,9 +141,10 @@ func insert(s []*Node, n *Node) []*Node {
 
 // adjust changes a node's allocation and keeps the index in order.
 func (st *state) adjust(n *Node, cpu, mem, accel int64) {
-	ix := st.index[n.CenterID]
-	if !n.Ready {
-		ix = nil // not indexed
+	cs := st.cs[n.CenterID]
+	var ix *index
+	if cs != nil && n.Ready {
+		ix = cs.ix // down nodes are not indexed
 	}
 	var g *[]*Node
 	if ix != nil {
@@ -155,9 +156,9 @@ func (st *state) adjust(n *Node, cpu, mem, accel int64) {
 	n.UsedMem += mem
 	n.UsedAccel += accel
 	n.loadPPM = load(n)
-	if n.Ready && st.centerUsed != nil {
-		u := st.centerUsed[n.CenterID]
-		st.centerUsed[n.CenterID] = [3]int64{u[0] + cpu, u[1] + mem, u[2] + accel}
+	if n.Ready && cs != nil {
+		u := cs.used
+		cs.used = [3]int64{u[0] + cpu, u[1] + mem, u[2] + accel}
 	}
 	if ix != nil {
 		*g = insert(*g, n)
@@ -193,8 +194,12 @@ func priceKey(rate int64, r core.Replica, model string) int64 {
 // record lets it remember shapes that fit nowhere; a gang being placed
 // must not (its own partial allocation would be remembered as the
 // center's state).
-func (st *state) bestNode(c Center, r core.Replica, domesticOnly, record bool) (*Node, int64) {
-	ix := st.index[c.ID]
+func (st *state) bestNode(c Center, cs *centerState, r core.Replica, domesticOnly, record bool) (*Node, int64) {
+	var ix *index
+	var b *bound
+	if cs != nil {
+		ix, b = cs.ix, cs.bound
+	}
 	if ix == nil {
 		var best *Node
 		var bestKey, bestRate, bestLoad int64
@@ -228,7 +233,6 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly, record bool) (
 	}
 	var best *Node
 	var bestKey, bestRate int64
-	b := st.bounds[c.ID]
 	for mi, m := range ix.models {
 		if m == "" || !modelOK(m, r.AccelModels) {
 			continue
@@ -246,7 +250,7 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly, record bool) (
 		}
 		n, rate := firstFit(ix.groups[mi], r, c, domesticOnly)
 		if n == nil {
-			st.reboundModel(c.ID, m) // the bound let it through: tighten this model's bound
+			st.reboundModel(cs, m) // the bound let it through: tighten this model's bound
 			if record {
 				ix.remember(mi, r)
 			}
@@ -261,13 +265,13 @@ func (st *state) bestNode(c Center, r core.Replica, domesticOnly, record bool) (
 
 // reboundModel recomputes one model's entry of a center's bound from its
 // nodes (the center-wide CPU and memory bounds stay upper bounds).
-func (st *state) reboundModel(centerID, model string) {
-	b := st.bounds[centerID]
+func (st *state) reboundModel(cs *centerState, model string) {
+	b := cs.bound
 	if b == nil {
 		return
 	}
 	var v [3]int64
-	g := st.index[centerID].group(model)
+	g := cs.ix.group(model)
 	if g == nil {
 		return
 	}
@@ -276,5 +280,5 @@ func (st *state) reboundModel(centerID, model string) {
 			v = [3]int64{max(v[0], n.AccelCount-n.UsedAccel), max(v[1], n.CPUMilli-n.UsedCPU), max(v[2], n.MemMiB-n.UsedMem)}
 		}
 	}
-	st.bounds[centerID] = b.with(model, v) // replaced, not changed in place: clones share bounds
+	cs.bound = b.with(model, v) // replaced, not changed in place: clones share bounds
 }

@@ -192,7 +192,10 @@ const ReserveTriesMax = 64
 func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	st := newState(s)
 	if p.Baseline {
-		st.index, st.bounds = nil, nil
+		st.scan = true
+		for _, cs := range st.cs {
+			cs.ix, cs.bound = nil, nil
+		}
 	}
 	// Sort positions, not jobs: a Job is a few hundred bytes to move.
 	pos := make([]int32, len(s.Queue))
@@ -391,8 +394,10 @@ func atString(atMs, nowMs int64) string {
 // unplace undoes a decision's allocations on the working state. Shapes
 // found not to fit while the decision held capacity may fit again.
 func (st *state) unplace(d *Decision, job Job) {
-	for _, ix := range st.index {
-		ix.forget()
+	for _, cs := range st.cs {
+		if cs.ix != nil {
+			cs.ix.forget()
+		}
 	}
 	for _, p := range d.Placements {
 		r := job.Replicas[p.Index]
@@ -406,10 +411,11 @@ func (st *state) unplace(d *Decision, job Job) {
 
 // raise lifts a center's bound to cover a node whose free capacity grew.
 func (st *state) raise(n *Node) {
-	if st.bounds == nil || !n.Ready {
+	cs := st.cs[n.CenterID]
+	if st.scan || cs == nil || !n.Ready {
 		return
 	}
-	b := st.bounds[n.CenterID]
+	b := cs.bound
 	if b == nil {
 		st.rebound(n.CenterID)
 		return
@@ -421,7 +427,7 @@ func (st *state) raise(n *Node) {
 	}
 	nb := b.with(n.AccelModel, [3]int64{max(v[0], fa), max(v[1], fc), max(v[2], fm)})
 	nb.cpu, nb.mem = max(b.cpu, fc), max(b.mem, fm)
-	st.bounds[n.CenterID] = nb // replaced, not changed in place: clones share bounds
+	cs.bound = nb // replaced, not changed in place: clones share bounds
 }
 
 // respects reports whether placing job as d (already applied to the
@@ -506,14 +512,7 @@ func (st *state) reserve(job Job, s Snapshot, w core.ScoreWeights) *reservation 
 // clone copies the working state's nodes, so a plan can be tried on it.
 func (st *state) clone() *state {
 	cp := &state{centers: st.centers, nodes: make(map[string][]*Node, len(st.nodes)), byID: make(map[string]*Node, len(st.byID)),
-		releases: st.releases, bounds: make(map[string]*bound, len(st.bounds)),
-		net: st.net, centerRegion: st.centerRegion, centerTotal: st.centerTotal, centerUsed: make(map[string][3]int64, len(st.centerUsed))}
-	for id, u := range st.centerUsed {
-		cp.centerUsed[id] = u
-	}
-	for cid, b := range st.bounds {
-		cp.bounds[cid] = b // bounds are replaced, never changed in place
-	}
+		releases: st.releases, net: st.net, centerRegion: st.centerRegion, scan: st.scan}
 	slab := make([]Node, 0, len(st.byID)) // one allocation for all the copies
 	for cid, ns := range st.nodes {
 		out := make([]*Node, len(ns))
@@ -524,12 +523,15 @@ func (st *state) clone() *state {
 		}
 		cp.nodes[cid] = out
 	}
-	if st.index != nil {
-		cp.index = make(map[string]*index, len(st.index))
-		for cid, ix := range st.index {
-			cp.index[cid] = ix.remap(cp.byID) // same order, the copies' pointers: no re-sort
+	cp.cs = make(map[string]*centerState, len(st.cs))
+	for cid, cs := range st.cs {
+		c := &centerState{bound: cs.bound, used: cs.used, total: cs.total} // bounds are replaced, never changed in place
+		if cs.ix != nil {
+			c.ix = cs.ix.remap(cp.byID) // same order, the copies' pointers: no re-sort
 		}
+		cp.cs[cid] = c
 	}
+	cp.link()
 	return cp
 }
 
@@ -537,16 +539,32 @@ type state struct {
 	centers  []Center
 	nodes    map[string][]*Node // by center ID, sorted by node ID
 	byID     map[string]*Node
-	releases map[string][]Release // by node ID
-	bounds   map[string]*bound    // by center ID; nil = no pruning
-	index    map[string]*index    // by center ID; nil = scan every node (the baseline)
+	releases map[string][]Release    // by node ID
+	cs       map[string]*centerState // by center ID
+	csOf     []*centerState          // aligned with centers (nil: a center without nodes)
+	scan     bool                    // the baseline: no index, no bounds, every node scanned
 
 	net          network
 	centerRegion map[string]string // center ID and name -> region
-	// Per center: allocated and total CPU, memory and accelerators of
-	// ready nodes (the load factor), kept current by adjust.
-	centerUsed, centerTotal map[string][3]int64
-	cands                   []candidate // place's scratch, reused across jobs
+	cands        []candidate       // place's scratch, reused across jobs
+}
+
+// centerState is one center's part of the working state, found with one
+// lookup per center and job on the hot path.
+type centerState struct {
+	bound *bound // nil in the baseline (no pruning)
+	ix    *index // nil in the baseline (scan every node)
+	// Allocated and total CPU, memory and accelerators of ready nodes
+	// (the load factor), kept current by adjust.
+	used, total [3]int64
+}
+
+// link aligns csOf with centers.
+func (st *state) link() {
+	st.csOf = make([]*centerState, len(st.centers))
+	for i, c := range st.centers {
+		st.csOf[i] = st.cs[c.ID]
+	}
 }
 
 // bound is at least the most any ready node of a center can still offer,
@@ -612,16 +630,16 @@ func (b *bound) with(model string, v [3]int64) *bound {
 	return nb
 }
 
-// mayFit reports whether r could fit on some node of center id; false
-// means it certainly cannot.
-func (st *state) mayFit(id string, r core.Replica) bool {
-	if st.bounds == nil {
+// mayFit reports whether r could fit on some node of the center of cs;
+// false means it certainly cannot.
+func (st *state) mayFit(cs *centerState, r core.Replica) bool {
+	if st.scan {
 		return true
 	}
-	b := st.bounds[id]
-	if b == nil {
+	if cs == nil || cs.bound == nil {
 		return false
 	}
+	b := cs.bound
 	if r.AccelCount == 0 {
 		return b.cpu >= r.CPUMilli && b.mem >= r.MemMiB
 	}
@@ -636,15 +654,15 @@ func (st *state) mayFit(id string, r core.Replica) bool {
 
 // rebound recomputes a center's bound after its nodes changed.
 func (st *state) rebound(centerID string) {
-	if st.bounds != nil {
-		st.bounds[centerID] = newBound(st.nodes[centerID])
+	if cs := st.cs[centerID]; !st.scan && cs != nil {
+		cs.bound = newBound(st.nodes[centerID])
 	}
 }
 
 func newState(s Snapshot) *state {
 	st := &state{nodes: make(map[string][]*Node), byID: make(map[string]*Node, len(s.Nodes)),
 		releases: make(map[string][]Release), net: newNetwork(s.Links), centerRegion: make(map[string]string, 2*len(s.Centers)),
-		centerUsed: make(map[string][3]int64, len(s.Centers)), centerTotal: make(map[string][3]int64, len(s.Centers))}
+		cs: make(map[string]*centerState, len(s.Centers))}
 	for _, c := range s.Centers {
 		st.centerRegion[c.ID], st.centerRegion[c.Name] = c.Region, c.Region
 	}
@@ -658,19 +676,23 @@ func newState(s Snapshot) *state {
 		n.loadPPM = load(&n)
 		st.nodes[n.CenterID] = append(st.nodes[n.CenterID], &n)
 		st.byID[n.ID] = &n
+		cs := st.cs[n.CenterID]
+		if cs == nil {
+			cs = &centerState{}
+			st.cs[n.CenterID] = cs
+		}
 		if n.Ready {
-			u, t := st.centerUsed[n.CenterID], st.centerTotal[n.CenterID]
-			st.centerUsed[n.CenterID] = [3]int64{u[0] + n.UsedCPU, u[1] + n.UsedMem, u[2] + n.UsedAccel}
-			st.centerTotal[n.CenterID] = [3]int64{t[0] + n.CPUMilli, t[1] + n.MemMiB, t[2] + n.AccelCount}
+			u, t := cs.used, cs.total
+			cs.used = [3]int64{u[0] + n.UsedCPU, u[1] + n.UsedMem, u[2] + n.UsedAccel}
+			cs.total = [3]int64{t[0] + n.CPUMilli, t[1] + n.MemMiB, t[2] + n.AccelCount}
 		}
 	}
-	st.bounds = make(map[string]*bound, len(st.nodes))
-	st.index = make(map[string]*index, len(st.nodes))
 	for cid, ns := range st.nodes {
 		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
-		st.bounds[cid] = newBound(ns)
-		st.index[cid] = newIndex(ns)
+		st.cs[cid].bound = newBound(ns)
+		st.cs[cid].ix = newIndex(ns)
 	}
+	st.link()
 	return st
 }
 
@@ -780,6 +802,7 @@ type estimate struct {
 
 type candidate struct {
 	center *Center
+	cs     *centerState
 	est    estimate
 	cost   [6]int64
 	scored Scored
@@ -797,12 +820,12 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 	var reasons tally
 	var noRoom []Center
 	for i := range st.centers {
-		c := &st.centers[i]
+		c, cs := &st.centers[i], st.csOf[i]
 		if ok, why := eligibleFor(*c, job); !ok {
 			reasons.add(why)
 			continue
 		}
-		est, ok := st.estimate(*c, job)
+		est, ok := st.estimate(*c, cs, job)
 		if !ok {
 			reasons.add("insufficient free resources")
 			if detail {
@@ -810,7 +833,7 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 			}
 			continue
 		}
-		cands = append(cands, candidate{center: c, est: est})
+		cands = append(cands, candidate{center: c, cs: cs, est: est})
 	}
 	st.cands = cands // reused by the next job
 	if len(cands) == 0 {
@@ -818,7 +841,7 @@ func (st *state) place(job Job, w core.ScoreWeights, detail bool) (*Decision, st
 	}
 	for i := range cands {
 		c := *cands[i].center
-		cands[i].cost = st.costs(c, cands[i].est, job)
+		cands[i].cost = st.costs(c, cands[i].cs, cands[i].est, job)
 		cands[i].scored = Scored{CenterID: c.ID, CenterName: c.Name, RateScaled: cands[i].est.rate}
 	}
 	rank(cands, w)
@@ -892,7 +915,7 @@ func anyDomesticAccel(job Job) bool {
 // estimate sums, over replicas, what the best node of c for each replica
 // offers on free capacity. It orders centers; tryGang does the exact
 // placement.
-func (st *state) estimate(c Center, job Job) (estimate, bool) {
+func (st *state) estimate(c Center, cs *centerState, job Job) (estimate, bool) {
 	var e estimate
 	var prev *core.Replica
 	var prevNode *Node
@@ -901,10 +924,10 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 	for i, r := range job.Replicas {
 		n, rate := prevNode, prevRate
 		if prev == nil || !sameShape(*prev, r) { // nothing is allocated here, so an identical replica has the same answer
-			if !st.mayFit(c.ID, r) {
+			if !st.mayFit(cs, r) {
 				return estimate{}, false
 			}
-			if n, rate = st.bestNode(c, r, job.Constraints.DomesticOnly, true); n == nil {
+			if n, rate = st.bestNode(c, cs, r, job.Constraints.DomesticOnly, true); n == nil {
 				return estimate{}, false
 			}
 			prev, prevNode, prevRate = &job.Replicas[i], n, rate
@@ -929,9 +952,10 @@ func (st *state) estimate(c Center, job Job) (estimate, bool) {
 func (st *state) tryGang(c Center, job Job) *Decision {
 	d := &Decision{JobID: job.ID, CenterID: c.ID, Placements: make([]core.Placement, len(job.Replicas))}
 	order := placementOrder(job.Replicas)
+	cs := st.cs[c.ID]
 	for k, i := range order {
 		r := job.Replicas[i]
-		best, bestRate := st.bestNode(c, r, job.Constraints.DomesticOnly, false)
+		best, bestRate := st.bestNode(c, cs, r, job.Constraints.DomesticOnly, false)
 		if best == nil {
 			for _, done := range order[:k] { // roll back
 				n, r := st.byID[d.Placements[done].NodeID], job.Replicas[done]

@@ -161,7 +161,7 @@ func holds(d core.DataSpec, c Center) bool {
 
 // costs are a candidate's raw factor values, lower is better, in
 // core.ScoreFactors order.
-func (st *state) costs(c Center, est estimate, job Job) [6]int64 {
+func (st *state) costs(c Center, cs *centerState, est estimate, job Job) [6]int64 {
 	var v [6]int64
 	v[0] = est.rate
 	if est.tflops > 0 {
@@ -173,7 +173,7 @@ func (st *state) costs(c Center, est estimate, job Job) [6]int64 {
 	}
 	v[3] = ppm - est.domesticPPM
 	v[4] = int64(100 - min(max(c.GreenPercent, 0), 100))
-	v[5] = st.centerLoad(c.ID, est.accel)
+	v[5] = centerLoad(cs, est.accel)
 	return v
 }
 
@@ -238,8 +238,11 @@ func rank(cands []candidate, w core.ScoreWeights) {
 
 // centerLoad is the center's allocated share in ppm: of accelerators for
 // accelerator jobs, of CPU otherwise.
-func (st *state) centerLoad(id string, accel bool) int64 {
-	u, t := st.centerUsed[id], st.centerTotal[id]
+func centerLoad(cs *centerState, accel bool) int64 {
+	if cs == nil {
+		return ppm
+	}
+	u, t := cs.used, cs.total
 	k := 0
 	if accel {
 		k = 2
