@@ -95,7 +95,7 @@ func less(a, b *Node) bool {
 	if a.loadPPM != b.loadPPM {
 		return a.loadPPM < b.loadPPM
 	}
-	return a.ID < b.ID
+	return a.ord < b.ord // ID order, as an integer
 }
 
 func newIndex(ns []*Node) *index {

@@ -47,6 +47,7 @@ type Node struct {
 	UsedAccel  int64
 
 	loadPPM int64 // load(n), cached by the working state (the index orders by it)
+	ord     int32 // position in its center's ID order, set by the working state
 }
 
 // Release is capacity an allocation gives back when its job ends, at the
@@ -689,6 +690,9 @@ func newState(s Snapshot) *state {
 	}
 	for cid, ns := range st.nodes {
 		sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
+		for i, n := range ns {
+			n.ord = int32(i)
+		}
 		st.cs[cid].bound = newBound(ns)
 		st.cs[cid].ix = newIndex(ns)
 	}

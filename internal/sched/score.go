@@ -264,15 +264,23 @@ func tflopsOf(model string) int64 {
 
 // nodeRejections counts, for one center, why its nodes cannot take the
 // job's largest replica now: the filter each node fails first.
+// ReasonNodesMax bounds the nodes per center a why-pending reason counts.
+const ReasonNodesMax = 1_000
+
 func (st *state) nodeRejections(c Center, job Job) string {
 	r := job.Replicas[placementOrder(job.Replicas)[0]]
 	counts := map[string]int{}
-	for _, n := range st.nodes[c.ID] {
+	ns := st.nodes[c.ID]
+	for _, n := range ns[:min(len(ns), ReasonNodesMax)] {
 		counts[nodeFilter(n, r, job.Constraints.DomesticOnly)]++
 	}
 	delete(counts, "")
+	name := c.Name
+	if len(ns) > ReasonNodesMax {
+		name = fmt.Sprintf("%s (first %d of %d nodes)", c.Name, ReasonNodesMax, len(ns))
+	}
 	if len(counts) == 0 {
-		return c.Name + ": room for single replicas but not the whole gang"
+		return name + ": room for single replicas but not the whole gang"
 	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
@@ -283,7 +291,7 @@ func (st *state) nodeRejections(c Center, job Job) string {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
-	return c.Name + ": " + strings.Join(parts, ", ")
+	return name + ": " + strings.Join(parts, ", ")
 }
 
 // nodeFilter names the first filter node n fails for r, "" if r fits.
