@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/suanli/suanli/internal/plot"
 	"github.com/suanli/suanli/internal/sim/fgd"
 )
 
@@ -22,7 +23,7 @@ const maxSimSeeds = 1000
 
 func simCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "Trace-replay simulators (local, no server needed)"}
-	var nodesPath, podsPath, policy, seeds string
+	var nodesPath, podsPath, policy, seeds, plotPath string
 	var tune float64
 	var workers int
 	replay := &cobra.Command{
@@ -35,7 +36,8 @@ func simCmd(g *globals) *cobra.Command {
 			"median over the seeds. median_unallocated_gpu_pct is read at 100% arrived (the paper's Fig. 9a).\n" +
 			"Policies: fgd, bestfit, packing, clustering, dotprod, random, and our own suanli. Output: table, json or csv (the curve).",
 		Example: "  suanli sim replay --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --policy fgd\n" +
-			"  suanli sim replay --nodes N.csv --pods P.csv --policy bestfit --seeds 42-51 --tune 1.3 --output json",
+			"  suanli sim replay --nodes N.csv --pods P.csv --policy bestfit --seeds 42-51 --tune 1.3 --output json\n" +
+			"  suanli sim replay --nodes N.csv --pods P.csv --policy suanli --plot suanli.png",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.output != "table" && g.output != "json" && g.output != "csv" {
@@ -52,6 +54,9 @@ func simCmd(g *globals) *cobra.Command {
 			if nodesPath == "" || podsPath == "" {
 				return fmt.Errorf("--nodes and --pods are required")
 			}
+			if plotPath != "" && !strings.EqualFold(filepath.Ext(plotPath), ".png") {
+				return fmt.Errorf("--plot must name a .png file, not %q", plotPath)
+			}
 			nodes, err := fgd.ReadNodesFile(nodesPath)
 			if err != nil {
 				return err
@@ -63,6 +68,11 @@ func simCmd(g *globals) *cobra.Command {
 			sum, err := fgd.ReplaySeeds(nodes, pods, pol, tune, seedList, workers)
 			if err != nil {
 				return err
+			}
+			if plotPath != "" {
+				if err := writeReplayPlot(plotPath, sum); err != nil {
+					return err
+				}
 			}
 			switch g.output {
 			case "json":
@@ -80,6 +90,7 @@ func simCmd(g *globals) *cobra.Command {
 	f.StringVar(&seeds, "seeds", "42-51", "seeds: a list of numbers and ranges, e.g. 42-51 or 42,45,50-51")
 	f.Float64Var(&tune, "tune", 1.3, "total GPU request to replay, as a multiple of the cluster's GPU capacity")
 	f.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds replayed at once (the output does not depend on it)")
+	f.StringVar(&plotPath, "plot", "", "also write the curve (unallocated and fragmented GPU % against arrived %) to this PNG file")
 	cmd.AddCommand(replay, simReportCmd(g), simRunCmd(g), simQueueingReportCmd(g))
 	return cmd
 }
@@ -224,4 +235,31 @@ func simTable(g *globals, s fgd.Summary) error {
 		}
 	}
 	return g.table([]string{"ARRIVED%", "ALLOC% (median)", "UNALLOC%", "FRAG%", "FRAG-RATIO%"}, rows)
+}
+
+// writeReplayPlot draws a replay's median curve: unallocated and
+// fragmented GPU against the arrived GPU request.
+func writeReplayPlot(path string, sum fgd.Summary) error {
+	if len(sum.Curve) == 0 {
+		return fmt.Errorf("--plot: the replay has no curve to draw")
+	}
+	unalloc := plot.Series{Name: "unallocated GPU"}
+	frag := plot.Series{Name: "fragmented GPU"}
+	for _, p := range sum.Curve {
+		x := float64(p.ArrivedPct)
+		unalloc.X, unalloc.Y = append(unalloc.X, x), append(unalloc.Y, p.UnallocatedGPUPct)
+		frag.X, frag.Y = append(frag.X, x), append(frag.Y, p.FragPct)
+	}
+	c := plot.Chart{Title: fmt.Sprintf("%s, tune %.1f, median of %d seeds: %.2f %% unallocated at 100 %% arrived",
+		sum.Policy, sum.Tune, len(sum.Seeds), sum.MedianUnallocatedGPUPct),
+		XLabel: "arrived GPU request (% of capacity)", YLabel: "% of GPU capacity", XMin: 0, XMax: float64(sum.Curve[len(sum.Curve)-1].ArrivedPct),
+		Series: []plot.Series{unalloc, frag}}
+	var b bytes.Buffer
+	if err := c.PNG(&b, 900, 500); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,9 +94,22 @@ func TestSimReplayOutputs(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "median unallocated GPU at 100% arrived") {
 		t.Errorf("table: exit %d, stderr %q, output %q", code, errOut, out)
 	}
-	for _, bad := range [][]string{{"--policy", "worstfit"}, {"--seeds", "9-3"}, {"-o", "yaml"}} {
+	for _, bad := range [][]string{{"--policy", "worstfit"}, {"--seeds", "9-3"}, {"-o", "yaml"}, {"--plot", "curve.jpg"}} {
 		if _, _, code := runCLI(t, append(base, bad...)...); code == 0 {
 			t.Errorf("%v: exit 0, want an error", bad)
 		}
+	}
+	// --plot writes the curve as a PNG beside the normal output.
+	path := filepath.Join(t.TempDir(), "curve.png")
+	if _, errOut, code := runCLI(t, append(base, "--policy", "fgd", "--plot", path)...); code != 0 {
+		t.Fatalf("--plot: exit %d: %s", code, errOut)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if img, err := png.Decode(f); err != nil || img.Bounds().Dx() != 900 {
+		t.Errorf("--plot wrote no 900-pixel-wide PNG: %v", err)
 	}
 }
