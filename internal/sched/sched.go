@@ -747,7 +747,7 @@ func nodeFits(n *Node, r core.Replica, c Center, domesticOnly, total bool) (int6
 		// accelerator for accelerator replicas, the center's (domestic)
 		// CPUs otherwise.
 		if r.AccelCount > 0 {
-			if a, ok := core.LookupAccelerator(n.AccelModel); !ok || !a.Domestic {
+			if !domesticModel(n.AccelModel) {
 				return 0, false
 			}
 		} else if !c.Domestic {

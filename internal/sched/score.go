@@ -256,11 +256,27 @@ func centerLoad(cs *centerState, accel bool) int64 {
 // tflopsOf is a model's dense FP16 TFLOPS from the catalog, at least 1 so
 // unknown models compare as the slowest.
 func tflopsOf(model string) int64 {
-	if a, ok := core.LookupAccelerator(model); ok && a.FP16TFLOPS >= 1 {
-		return int64(a.FP16TFLOPS)
+	if m, ok := models[model]; ok {
+		return m.tflops
 	}
 	return 1
 }
+
+// modelInfo is what the scheduler reads of a catalog entry, looked up on
+// every replica and center: a map of small values instead of the
+// catalog's scan and copy of whole entries.
+type modelInfo struct {
+	tflops   int64
+	domestic bool
+}
+
+var models = func() map[string]modelInfo {
+	out := map[string]modelInfo{}
+	for _, a := range core.Catalog() {
+		out[a.Name] = modelInfo{tflops: max(int64(a.FP16TFLOPS), 1), domestic: a.Domestic}
+	}
+	return out
+}()
 
 // nodeRejections counts, for one center, why its nodes cannot take the
 // job's largest replica now: the filter each node fails first.
@@ -318,6 +334,6 @@ func nodeFilter(n *Node, r core.Replica, domesticOnly bool) string {
 }
 
 func domesticModel(model string) bool {
-	a, ok := core.LookupAccelerator(model)
-	return ok && a.Domestic
+	a, ok := models[model]
+	return ok && a.domestic
 }
