@@ -75,6 +75,10 @@ type Server struct {
 	// Network serves the links between regions and the scheduler's
 	// weights; nil leaves those endpoints out.
 	Network NetworkStore
+	// PriorityClasses serves the named priority classes and resolves the
+	// class a submission names; nil leaves the endpoints out (and any
+	// named class is unknown).
+	PriorityClasses PriorityClassStore
 	// Retryable reports transient database failures (answered 503); may be
 	// nil.
 	Retryable func(error) bool
@@ -190,4 +194,5 @@ func (s *Server) routes(a huma.API) {
 	s.settlementRoutes(a)
 	s.agentRoutes(a)
 	s.networkRoutes(a)
+	s.priorityClassRoutes(a)
 }

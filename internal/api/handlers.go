@@ -110,6 +110,9 @@ type JobRequest struct {
 	Priority     int              `json:"priority,omitempty" minimum:"-1000" maximum:"1000"`
 	Tier         string           `json:"tier,omitempty" enum:"spot,normal,guaranteed," doc:"Price tier: spot 0.6x (preemptible by jobs of equal or higher priority), normal 1x (default; preemptible by higher priority), guaranteed 1.3x the list price (never preempted)."`
 	Constraints  core.Constraints `json:"constraints,omitempty"`
+	// PriorityClass names an operator-defined class whose value becomes
+	// the job's priority (resolved at submission; see resolvePriorityClass).
+	PriorityClass string `json:"priority_class,omitempty" maxLength:"63" doc:"A priority class (GET /api/v1/priority-classes): the job's priority becomes its value; a non-zero priority must equal it."`
 	// IdempotencyKey makes a retried submission return the first one's job.
 	IdempotencyKey string          `json:"idempotency_key,omitempty" maxLength:"128" doc:"Retrying with the same key returns the job the first request created."`
 	MaxAttempts    int             `json:"max_attempts,omitempty" minimum:"0" maximum:"10" doc:"Attempts in all when a run is lost with its center (agent silent, server restart): 1 fails the job instead of requeueing it elsewhere; 0 = 3."`
@@ -122,7 +125,7 @@ func (r JobRequest) Spec() (core.JobSpec, error) {
 	spec := core.JobSpec{Name: r.Name, Command: r.Command, Duration: time.Duration(r.DurationS) * time.Second,
 		ExitCode: r.ExitCode, MaxDuration: time.Duration(r.MaxDurationS) * time.Second, Priority: r.Priority,
 		Tier: r.Tier, Constraints: r.Constraints, IdempotencyKey: r.IdempotencyKey, MaxAttempts: r.MaxAttempts,
-		Data: r.Data, Weights: weightsPtr(r.Weights)}
+		Data: r.Data, Weights: weightsPtr(r.Weights), PriorityClass: r.PriorityClass}
 	for i, rr := range r.Replicas {
 		n := max(rr.Count, 1)
 		if len(spec.Replicas)+n > core.ReplicasMax {
@@ -173,6 +176,8 @@ type JobView struct {
 	ScheduledAt  *time.Time         `json:"scheduled_at,omitempty"`
 	StartedAt    *time.Time         `json:"started_at,omitempty"`
 	FinishedAt   *time.Time         `json:"finished_at,omitempty"`
+	// PriorityClass is the class Priority came from, if the job named one.
+	PriorityClass string `json:"priority_class,omitempty"`
 }
 
 func view(j core.Job, centers map[string]core.Center) JobView {
@@ -185,7 +190,7 @@ func view(j core.Job, centers map[string]core.Center) JobView {
 		Charges: j.Charges, HoldMicros: j.HoldMicros,
 		CostMicros: j.CostMicros, Cost: j.CostMicros.Yuan(), UsageS: float64(j.UsageMs) / 1000, ExitCode: j.ExitCode,
 		Reason: j.Reason, Placements: j.Placements, SubmittedAt: j.SubmittedAt, ScheduledAt: j.ScheduledAt,
-		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, PriorityClass: j.Spec.PriorityClass}
 }
 
 func (s *Server) centerMap(ctx context.Context) (map[string]core.Center, error) {
@@ -209,6 +214,9 @@ func (s *Server) submitJob(ctx context.Context, in *submitIn) (*jobOut, error) {
 	}
 	spec, err := in.Body.Spec()
 	if err != nil {
+		return nil, s.fail(err)
+	}
+	if err := s.resolvePriorityClass(ctx, &spec); err != nil {
 		return nil, s.fail(err)
 	}
 	rate, err := s.Quote(ctx, spec)

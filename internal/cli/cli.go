@@ -66,7 +66,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(upCmd(g), serveCmd(g), migrateCmd(g), centerCmd(g), jobCmd(g), walletCmd(g), ledgerCmd(g), orgCmd(g), voucherCmd(g), bundleCmd(g), benchCmd(g))
 	root.AddCommand(settlementCmds(g)...)
-	root.AddCommand(simCmd(g), agentCmd(g), exportCmd(g), importCmd(g), networkCmd(g), schedulerCmd(g))
+	root.AddCommand(simCmd(g), agentCmd(g), exportCmd(g), importCmd(g), networkCmd(g), schedulerCmd(g), priorityClassCmd(g))
 	return root
 }
 

@@ -188,6 +188,7 @@ func submitCmd(g *globals) *cobra.Command {
 	f.DurationVar(&maxDuration, "max-duration", time.Hour, "stop the job after this long; the wallet hold covers it")
 	f.IntVar(&req.ExitCode, "exit-code", 0, "exit code a simulated run reports")
 	f.IntVar(&req.Priority, "priority", 0, "priority (-1000..1000); higher runs first and may preempt lower")
+	f.StringVar(&req.PriorityClass, "priority-class", "", "a priority class (suanli priority-class list); the job gets its value as priority")
 	f.StringVar(&req.Tier, "tier", "", "price tier: spot (0.6x, preemptible by equal priority), normal (default) or guaranteed (1.3x, never preempted)")
 	f.IntVar(&r.Count, "replicas", 1, "number of replicas in the gang")
 	f.StringVar(&models, "accel", "", "acceptable accelerator models, comma-separated (e.g. Ascend910B,A800)")

@@ -80,7 +80,11 @@ type JobSpec struct {
 	ExitCode    int           `json:"exit_code,omitempty"` // exit code a simulated run reports
 	MaxDuration time.Duration `json:"max_duration"`
 	Priority    int           `json:"priority"`
-	Tier        string        `json:"tier,omitempty"` // spot, normal (default) or guaranteed
+	// PriorityClass, when set, names the operator-defined class whose
+	// value Priority was set to at submission (kept to show where the
+	// number came from; the scheduler reads only Priority).
+	PriorityClass string `json:"priority_class,omitempty"`
+	Tier          string `json:"tier,omitempty"` // spot, normal (default) or guaranteed
 	// IdempotencyKey, when set, makes a retried submission return the job
 	// the first one created instead of a second job.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -154,6 +158,11 @@ func (s *JobSpec) Validate() error {
 	}
 	if s.Priority < PriorityMin || s.Priority > PriorityMax {
 		return FieldErrorf("priority", "must be between %d and %d", PriorityMin, PriorityMax)
+	}
+	if s.PriorityClass != "" {
+		if err := ValidatePriorityClassName("priority_class", s.PriorityClass); err != nil {
+			return err
+		}
 	}
 	if s.Tier != "" && s.Tier != "spot" && s.Tier != "normal" && s.Tier != "guaranteed" {
 		return FieldErrorf("tier", "must be spot, normal or guaranteed")

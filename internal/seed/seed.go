@@ -125,6 +125,7 @@ type Store interface {
 	TopUp(ctx context.Context, orgID string, amount core.Micros, ref string) (ledger.Account, error)
 	SetTenantPolicy(ctx context.Context, p store.TenantPolicy, actor string) error
 	SetLink(ctx context.Context, l core.Link, actor string) error
+	SetPriorityClass(ctx context.Context, c core.PriorityClass, actor string) error
 }
 
 // Credentials are the demo tokens written to demo-credentials.json.
@@ -228,6 +229,11 @@ func Run(ctx context.Context, st Store) (Credentials, error) {
 	if err := seedNetwork(ctx, st, op.ID, tenant.ID, org); err != nil {
 		return cr, err
 	}
+	for _, c := range DemoPriorityClasses {
+		if err := st.SetPriorityClass(ctx, c, op.ID); err != nil {
+			return cr, fmt.Errorf("priority class %s: %w", c.Name, err)
+		}
+	}
 	for _, t := range []struct {
 		c   *Cred
 		org core.Org
@@ -285,6 +291,17 @@ func memTotalMiB() int64 {
 		}
 	}
 	return fallbackMiB
+}
+
+// DemoPriorityClasses are the demo's named priorities, spaced so an
+// operator can slot a class between two (as Kubernetes leaves room
+// between its system classes). default is 0, the priority of a job that
+// names neither a class nor a priority.
+var DemoPriorityClasses = []core.PriorityClass{
+	{Name: "production", Value: 100, Description: "user-facing work; runs first and may preempt lower classes"},
+	{Name: "default", Value: 0, Description: "what a job that names neither a class nor a priority gets"},
+	{Name: "batch", Value: -50, Description: "throughput work that can wait behind production and default"},
+	{Name: "best-effort", Value: -100, Description: "runs when capacity is idle; submit with tier spot to be preempted first"},
 }
 
 // DemoCohort is the cohort of the demo tenant and its sister lab, which

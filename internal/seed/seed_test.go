@@ -70,3 +70,27 @@ func TestLocalNode(t *testing.T) {
 		t.Errorf("LocalNode = %+v, want this machine's cores and memory", n)
 	}
 }
+
+// TestDemoPriorityClasses: the demo's classes are valid, distinct, within
+// the limit, and listed highest value first as the store lists them.
+func TestDemoPriorityClasses(t *testing.T) {
+	if len(DemoPriorityClasses) > core.PriorityClassesMax {
+		t.Fatalf("%d demo classes, over the limit %d", len(DemoPriorityClasses), core.PriorityClassesMax)
+	}
+	seen := map[string]bool{}
+	for i, c := range DemoPriorityClasses {
+		if err := c.Validate(); err != nil {
+			t.Errorf("class %+v: %v", c, err)
+		}
+		if seen[c.Name] {
+			t.Errorf("class %s twice", c.Name)
+		}
+		seen[c.Name] = true
+		if i > 0 && c.Value >= DemoPriorityClasses[i-1].Value {
+			t.Errorf("class %s (%d) not below %s (%d)", c.Name, c.Value, DemoPriorityClasses[i-1].Name, DemoPriorityClasses[i-1].Value)
+		}
+	}
+	if !seen["default"] {
+		t.Errorf("no default class")
+	}
+}

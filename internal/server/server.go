@@ -167,7 +167,7 @@ func (s *Server) open(ctx context.Context) error {
 			}
 			return executor.ReadLogs(cfg.DataDir, j.ID, len(j.Spec.Replicas))
 		},
-		Agents: s.Hub, Centers: st, Network: st, Retryable: sqlstore.Retryable,
+		Agents: s.Hub, Centers: st, Network: st, PriorityClasses: st, Retryable: sqlstore.Retryable,
 	}
 	apiSrv.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))

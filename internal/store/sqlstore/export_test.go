@@ -98,6 +98,7 @@ func fillRich(t *testing.T, s *Store) richIDs {
 	must(s.SetTenantPolicy(ctx, store.TenantPolicy{OrgID: other.ID, Weight: 1, Cohort: "lab-1"}, "op"))
 	must(s.SetLink(ctx, core.Link{From: "内蒙古", To: "beijing", LatencyMs: 9, BandwidthMbps: 400_000}, "op"))
 	must(s.SetSchedWeights(ctx, core.ScoreWeights{Price: 70, Network: 30}, "op"))
+	must(s.SetPriorityClass(ctx, core.PriorityClass{Name: "best-effort", Value: -100, Description: "空闲时运行 \"spot\""}, "op"))
 	must(s.SetSetting(ctx, "note", "line one\nline two\t\"quoted\""))
 	_, err = s.BuyBundle(ctx, tenant.ID, "A100", 1, "po-1")
 	must(err)
@@ -212,8 +213,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 }
 
-// checkNetwork reads the links, the policies (cohorts, weights) and the
-// platform weights back through the store's methods on both sides.
+// checkNetwork reads the links, the policies (cohorts, weights), the
+// platform weights and the priority classes back through the store's
+// methods on both sides.
 func checkNetwork(t *testing.T, src, dst *Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -221,6 +223,7 @@ func checkNetwork(t *testing.T, src, dst *Store) {
 		func(s *Store) (any, error) { return s.Links(ctx) },
 		func(s *Store) (any, error) { return s.TenantPolicies(ctx) },
 		func(s *Store) (any, error) { return s.SchedWeights(ctx) },
+		func(s *Store) (any, error) { return s.PriorityClasses(ctx) },
 	} {
 		a, err := read(src)
 		if err != nil {
