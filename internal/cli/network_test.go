@@ -3,14 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/suanli/suanli/internal/core"
-	"github.com/suanli/suanli/internal/server"
 	"github.com/suanli/suanli/internal/store"
 )
 
@@ -18,24 +14,9 @@ import (
 // against a server: good input changes what the next command shows; bad
 // input exits 1 with one readable line and changes nothing.
 func TestNetworkCLI(t *testing.T) {
-	s, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LoopInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	as := func(tok string, args ...string) (string, string, int) {
-		t.Helper()
-		return runCLI(t, append([]string{"--server", s.URL, "--token", tok}, args...)...)
-	}
+	s, as := cliServer(t)
 	op, tenant := s.Credentials.Operator.Token, s.Credentials.Tenant.Token
-	ok := func(out, errOut string, code int) string {
-		t.Helper()
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errOut)
-		}
-		return out
-	}
+	ok := succeeded(t)
 
 	ok(as(op, "network", "link", "set", "--from", "zz-west", "--to", "aa-east", "--latency-ms", "18", "--bandwidth-mbps", "1000"))
 	var links []core.Link

@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/suanli/suanli/internal/core"
 	"github.com/suanli/suanli/internal/seed"
-	"github.com/suanli/suanli/internal/server"
 )
 
 // TestPriorityClassCLI drives `priority-class` and `job submit
@@ -20,24 +15,9 @@ import (
 // command shows; bad input exits 1 with one readable line and changes
 // nothing.
 func TestPriorityClassCLI(t *testing.T) {
-	s, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LoopInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	as := func(tok string, args ...string) (string, string, int) {
-		t.Helper()
-		return runCLI(t, append([]string{"--server", s.URL, "--token", tok}, args...)...)
-	}
+	s, as := cliServer(t)
 	op, tenant := s.Credentials.Operator.Token, s.Credentials.Tenant.Token
-	ok := func(out, errOut string, code int) string {
-		t.Helper()
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errOut)
-		}
-		return out
-	}
+	ok := succeeded(t)
 	list := func() []core.PriorityClass {
 		t.Helper()
 		var cs []core.PriorityClass

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,26 +8,17 @@ import (
 	"time"
 
 	"github.com/suanli/suanli/internal/seed"
-	"github.com/suanli/suanli/internal/server"
 )
 
 // TestJobGetExplains: `suanli job get` shows why a job went where it did
 // (the chosen center's scores, the runners-up and the job's own weights)
 // and why a job that cannot start now is pending.
 func TestJobGetExplains(t *testing.T) {
-	s, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LoopInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, run := cliServer(t)
+	ok := succeeded(t)
 	as := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := runCLI(t, append([]string{"--server", s.URL, "--token", s.Credentials.Tenant.Token}, args...)...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errOut)
-		}
-		return out
+		return ok(run(s.Credentials.Tenant.Token, args...))
 	}
 	idOf := regexp.MustCompile(`job-[0-9a-f-]{36}`)
 	placed := idOf.FindString(as("job", "submit", "--accel-count", "1", "--cpu", "4000", "--mem", "16384", "--duration", "1m",
