@@ -284,10 +284,10 @@ type Topology struct {
 	nodes   []core.Node
 
 	quotesVersion int64
-	quotes        map[string]quoted // by sched.Signature, for quotesVersion
-	lastVersion   int64             // the version as last read, for quotes
+	quotes        map[sched.Shape]quoted // by job shape, for quotesVersion
+	lastVersion   int64                  // the version as last read, for quotes
 	versionRead   time.Time
-	inflight      map[string]chan struct{} // quotes being computed, by shape
+	inflight      map[sched.Shape]chan struct{} // quotes being computed, by shape
 }
 
 // NewTopology returns an empty cache over st.
@@ -366,8 +366,8 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 		s.TenantUsage[a.TenantOrgID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}
 		// Allocations come ordered by job: one Running per job.
 		if n := len(s.Running); n == 0 || s.Running[n-1].ID != a.JobID {
-			s.Running = append(s.Running, sched.Running{ID: a.JobID, Tenant: a.TenantOrgID, Priority: a.Priority, Tier: a.Tier,
-				CenterID: a.CenterID, StartedAtMs: a.StartedAtMs})
+			s.Running = append(s.Running, sched.Running{ID: a.JobID, Attempt: a.Attempt, Tenant: a.TenantOrgID, Priority: a.Priority,
+				Tier: a.Tier, CenterID: a.CenterID, StartedAtMs: a.StartedAtMs})
 		}
 		r := &s.Running[len(s.Running)-1]
 		r.RateScaled += a.RateScaled
@@ -422,7 +422,7 @@ func waitsUntilMs(j core.Job) int64 {
 // are cached per job shape until the topology changes.
 func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (int64, error) {
 	job := SchedJob(core.Job{Spec: spec})
-	key := sched.Signature(job)
+	key := sched.ShapeOf(job)
 	version, err := topo.recentVersion(ctx)
 	if err != nil {
 		return 0, err
@@ -502,7 +502,7 @@ type quoted struct {
 	err  error
 }
 
-func (t *Topology) quote(version int64, key string) (quoted, bool) {
+func (t *Topology) quote(version int64, key sched.Shape) (quoted, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.quotesVersion != version {
@@ -514,32 +514,32 @@ func (t *Topology) quote(version int64, key string) (quoted, bool) {
 
 // computing registers a quote computation for key; first is false when
 // another is under way, whose end done signals.
-func (t *Topology) computing(key string) (done chan struct{}, first bool) {
+func (t *Topology) computing(key sched.Shape) (done chan struct{}, first bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ch, ok := t.inflight[key]; ok {
 		return ch, false
 	}
 	if t.inflight == nil {
-		t.inflight = map[string]chan struct{}{}
+		t.inflight = map[sched.Shape]chan struct{}{}
 	}
 	ch := make(chan struct{})
 	t.inflight[key] = ch
 	return ch, true
 }
 
-func (t *Topology) computed(key string) {
+func (t *Topology) computed(key sched.Shape) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	close(t.inflight[key])
 	delete(t.inflight, key)
 }
 
-func (t *Topology) remember(version int64, key string, q quoted) {
+func (t *Topology) remember(version int64, key sched.Shape, q quoted) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.quotesVersion != version || len(t.quotes) >= QuoteCacheMax {
-		t.quotes, t.quotesVersion = map[string]quoted{}, version
+		t.quotes, t.quotesVersion = map[sched.Shape]quoted{}, version
 	}
 	t.quotes[key] = q
 }
@@ -554,7 +554,7 @@ func (l *Loop) schedule(ctx context.Context) error {
 		return nil
 	}
 	plan := l.Policy.Schedule(s)
-	if err := l.preempt(ctx, plan.Preemptions); err != nil {
+	if err := l.preempt(ctx, s.Running, plan.Preemptions); err != nil {
 		return err
 	}
 	as := make([]store.Assignment, 0, len(plan.Decisions))
@@ -605,28 +605,16 @@ func (l *Loop) schedule(ctx context.Context) error {
 // process owns has its usage metered and is cancelled (its end is then
 // ignored); an agent center's run is cancelled by its agent once the store
 // has moved the job to a new attempt.
-func (l *Loop) preempt(ctx context.Context, ps []sched.Preemption) error {
+func (l *Loop) preempt(ctx context.Context, running []sched.Running, ps []sched.Preemption) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	attempts := make(map[string]int, len(ps))
-	for _, p := range ps {
-		attempts[p.JobID] = -1
-	}
-	allocs, err := l.Store.Allocations(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range allocs {
-		if _, ok := attempts[a.JobID]; ok {
-			attempts[a.JobID] = a.Attempt
-		}
+	attempts := make(map[string]int, len(running))
+	for _, r := range running {
+		attempts[r.ID] = r.Attempt
 	}
 	for _, p := range ps {
-		attempt := attempts[p.JobID]
-		if attempt < 0 {
-			continue // it ended since the snapshot: its capacity is free anyway
-		}
+		attempt := attempts[p.JobID] // the run the snapshot saw; the store refuses a later one
 		if l.running[p.JobID] {
 			for _, r := range l.Runners {
 				totals, ok := r.Usage(p.JobID)

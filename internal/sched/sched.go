@@ -89,6 +89,7 @@ type Job struct {
 // back. Allocs say what it holds on which node.
 type Running struct {
 	ID          string
+	Attempt     int // which run of the job holds it: a preemption stops that run, not a later one
 	Tenant      string
 	Priority    int
 	Tier        string
@@ -232,7 +233,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	}
 	// A job shape that found no room stays without room while the pass
 	// only allocates; freeing capacity clears the memo.
-	failed := map[shapeKey]string{}
+	failed := map[Shape]string{}
 	fair := newFairShare(s, st)
 	vs := newVictims(s)
 	detailed, attempts := 0, 0
@@ -241,9 +242,15 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		observe(job.ID, false)
 		return false
 	}
-	queued := make(map[string]bool, len(queue))
+	var queued map[string]bool // only needed when a preempted job waits for its preemptor
 	for _, j := range queue {
-		queued[j.ID] = true
+		if j.WaitsFor != "" {
+			queued = make(map[string]bool, len(queue))
+			for _, j := range queue {
+				queued[j.ID] = true
+			}
+			break
+		}
 	}
 	decide := func(jp *Job) bool {
 		job := *jp
@@ -255,7 +262,7 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 			return pending(job, why)
 		}
 		w := weightsFor(&s, job)
-		sig := keyOf(job)
+		sig := ShapeOf(job)
 		var d *Decision
 		reason, known := failed[sig]
 		if p.Baseline {
@@ -314,12 +321,8 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 	return plan
 }
 
-// Signature identifies what placement and quotes depend on in a job: its
-// replicas and constraints (and what it can run: command or duration).
-func Signature(j Job) string { return signature(j) }
-
-// signature identifies what place() depends on in a job: its replicas and
-// constraints (and what it can run: command or duration).
+// signature spells out, for a gang of differing replicas, what Shape
+// holds for uniform gangs.
 func signature(j Job) string {
 	b := make([]byte, 0, 64+32*len(j.Replicas))
 	b = strconv.AppendBool(b, j.HasCommand)
@@ -348,10 +351,12 @@ func signature(j Job) string {
 	return string(b)
 }
 
-// shapeKey is signature as a comparable value: for a gang of identical
-// replicas (nearly every job) it is built without allocating; other gangs
-// carry the full signature in mixed.
-type shapeKey struct {
+// Shape identifies what placement and quotes depend on in a job: its
+// replicas and constraints, and what it can run (command or duration). It
+// is comparable, so it keys memos and caches; for a gang of identical
+// replicas (nearly every job) it is built without allocating, other gangs
+// carry their whole signature in mixed.
+type Shape struct {
 	command, duration, domestic bool
 	center, region              string
 	kind                        core.CenterKind
@@ -361,10 +366,11 @@ type shapeKey struct {
 	mixed                       string
 }
 
-func keyOf(j Job) shapeKey {
+// ShapeOf returns j's shape.
+func ShapeOf(j Job) Shape {
 	k := j.Constraints
 	r := j.Replicas[0]
-	key := shapeKey{command: j.HasCommand, duration: j.HasDuration, domestic: k.DomesticOnly, center: k.Center,
+	key := Shape{command: j.HasCommand, duration: j.HasDuration, domestic: k.DomesticOnly, center: k.Center,
 		region: k.Region, kind: k.Kind, accel: r.AccelCount, cpu: r.CPUMilli, mem: r.MemMiB, replicas: len(j.Replicas)}
 	switch len(r.AccelModels) {
 	case 0:
@@ -375,7 +381,7 @@ func keyOf(j Job) shapeKey {
 	}
 	for _, x := range j.Replicas[1:] {
 		if !sameShape(r, x) {
-			return shapeKey{mixed: signature(j)}
+			return Shape{mixed: signature(j)}
 		}
 	}
 	return key

@@ -42,6 +42,35 @@ func call(t *testing.T, method, url, token, body string) apiResp {
 	return r
 }
 
+// checkRejected asserts a refused request's status and error code, a
+// message, and, when field is set, that the field and the message name it
+// (exactly when exact is set: "priority" must not pass for
+// "priority_class").
+func checkRejected(t *testing.T, r apiResp, status int, code, field string, exact bool) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d (%v), want %d", r.status, r.body, status)
+	}
+	if got, _ := r.body["code"].(string); got != code {
+		t.Errorf("code = %q, want %q (body %v)", got, code, r.body)
+	}
+	msg, _ := r.body["message"].(string)
+	if msg == "" {
+		t.Errorf("empty message in %v", r.body)
+	}
+	if field == "" {
+		return
+	}
+	got, _ := r.body["field"].(string)
+	named := strings.Contains(got, field)
+	if exact {
+		named = strings.TrimPrefix(got, "body.") == field
+	}
+	if !named || !strings.Contains(msg, field) {
+		t.Errorf("field %q / message %q do not name %q", got, msg, field)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
@@ -133,23 +162,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			walletBefore, _ := tenant.Wallet(ctx, "")
 			_, totalBefore, _ := tenant.Jobs(ctx, client.JobsFilter{})
-			r := call(t, tt.method, tt.url, tt.token, tt.body)
-			if r.status != tt.wantStatus {
-				t.Fatalf("status = %d (%v), want %d", r.status, r.body, tt.wantStatus)
-			}
-			if code, _ := r.body["code"].(string); code != tt.wantCode {
-				t.Errorf("code = %q, want %q (body %v)", code, tt.wantCode, r.body)
-			}
-			if msg, _ := r.body["message"].(string); msg == "" {
-				t.Errorf("empty message in %v", r.body)
-			}
-			if tt.wantField != "" {
-				field, _ := r.body["field"].(string)
-				msg, _ := r.body["message"].(string)
-				if !strings.Contains(field, tt.wantField) || !strings.Contains(msg, tt.wantField) {
-					t.Errorf("field %q / message %q do not name %q", field, msg, tt.wantField)
-				}
-			}
+			checkRejected(t, call(t, tt.method, tt.url, tt.token, tt.body), tt.wantStatus, tt.wantCode, tt.wantField, false)
 			walletAfter, err := tenant.Wallet(ctx, "")
 			if err != nil {
 				t.Fatalf("wallet after: %v", err)

@@ -180,23 +180,7 @@ func TestNetworkBadInput(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := readNetworkState(t, op, tenant)
-			r := call(t, tt.method, tt.url, tt.token, tt.body)
-			if r.status != tt.wantStatus {
-				t.Fatalf("status = %d (%v), want %d", r.status, r.body, tt.wantStatus)
-			}
-			if code, _ := r.body["code"].(string); code != tt.wantCode {
-				t.Errorf("code = %q, want %q (body %v)", code, tt.wantCode, r.body)
-			}
-			msg, _ := r.body["message"].(string)
-			if msg == "" {
-				t.Errorf("empty message in %v", r.body)
-			}
-			if tt.wantField != "" {
-				field, _ := r.body["field"].(string)
-				if !strings.Contains(field, tt.wantField) || !strings.Contains(msg, tt.wantField) {
-					t.Errorf("field %q / message %q do not name %q", field, msg, tt.wantField)
-				}
-			}
+			checkRejected(t, call(t, tt.method, tt.url, tt.token, tt.body), tt.wantStatus, tt.wantCode, tt.wantField, false)
 			if after := readNetworkState(t, op, tenant); !reflect.DeepEqual(after, before) {
 				t.Errorf("a rejected request changed state:\n  before %s\n  after  %s", jsonOf(before), jsonOf(after))
 			}

@@ -141,24 +141,7 @@ func TestPriorityClassBadInput(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := readPriorityClassState(t, tenant)
-			r := call(t, tt.method, tt.url, tt.token, tt.body)
-			if r.status != tt.wantStatus {
-				t.Fatalf("status = %d (%v), want %d", r.status, r.body, tt.wantStatus)
-			}
-			if code, _ := r.body["code"].(string); code != tt.wantCode {
-				t.Errorf("code = %q, want %q (body %v)", code, tt.wantCode, r.body)
-			}
-			msg, _ := r.body["message"].(string)
-			if msg == "" {
-				t.Errorf("empty message in %v", r.body)
-			}
-			if tt.wantField != "" {
-				field, _ := r.body["field"].(string)
-				// The exact field: "priority" must not pass for "priority_class".
-				if strings.TrimPrefix(field, "body.") != tt.wantField || !strings.Contains(msg, tt.wantField) {
-					t.Errorf("field %q / message %q do not name %q", field, msg, tt.wantField)
-				}
-			}
+			checkRejected(t, call(t, tt.method, tt.url, tt.token, tt.body), tt.wantStatus, tt.wantCode, tt.wantField, true)
 			if after := readPriorityClassState(t, tenant); !reflect.DeepEqual(after, before) {
 				t.Errorf("a rejected request changed state:\n  before %s\n  after  %s", jsonOf(before), jsonOf(after))
 			}

@@ -134,7 +134,7 @@ type sim struct {
 	next    int  // next job to arrive
 	passes  int64
 	preempt int
-	fitMemo map[string]bool // sched.Signature -> fits an empty center
+	fitMemo map[sched.Shape]bool // fits an empty center, by job shape
 	buf     snapshotBuffers
 }
 
@@ -171,7 +171,7 @@ func newSim(jobs []Job, opt Options) (*sim, error) {
 		return nil, fmt.Errorf("timed: %d jobs, at most %d", len(jobs), JobsMax)
 	}
 	s := &sim{opt: opt, nodeIdx: map[string]int{}, byID: make(map[string]int, len(jobs)),
-		tenants: map[string]sched.Tenant{}, usage: map[string][3]int64{}, fitMemo: map[string]bool{}}
+		tenants: map[string]sched.Tenant{}, usage: map[string][3]int64{}, fitMemo: map[sched.Shape]bool{}}
 	s.buf.usage = map[string][3]int64{}
 	s.buildCluster()
 	order := make([]int, len(jobs))
@@ -315,7 +315,7 @@ func (s *sim) arriveDue() bool {
 // fits asks the production quote whether job could ever start on the
 // cluster, memoized by the job's shape.
 func (s *sim) fits(job sched.Job) bool {
-	sig := sched.Signature(job)
+	sig := sched.ShapeOf(job)
 	if ok, known := s.fitMemo[sig]; known {
 		return ok
 	}

@@ -707,16 +707,11 @@ func (s *Store) PreemptJob(ctx context.Context, jobID string, attempt int, forJo
 		if err := t.settleAttempt(ctx, s, j, commissionBPS); err != nil {
 			return err
 		}
-		res, err := t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
+		_, err = t.ExecContext(ctx, `UPDATE jobs SET state = 'queued', center_id = NULL, attempt = attempt + 1,
 			preemptions = preemptions + 1, scheduled_at = NULL, started_at = NULL, backend_id = '', reason = ?,
-			waits_for = ?, waits_until = ?
-			WHERE id = ? AND attempt = ? AND state IN ('scheduled','running') AND cancel_requested = 0`,
-			reason, forJobID, ms(t.now.Add(PreemptedWaitMax)), jobID, attempt)
+			waits_for = ?, waits_until = ? WHERE id = ?`, reason, forJobID, ms(t.now.Add(PreemptedWaitMax)), jobID)
 		if err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return core.Errorf(core.EConflict, "job %s is no longer scheduled or running on attempt %d", jobID, attempt)
 		}
 		if _, err := t.ExecContext(ctx, `DELETE FROM placements WHERE job_id = ?`, jobID); err != nil {
 			return err
