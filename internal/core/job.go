@@ -100,8 +100,17 @@ type JobSpec struct {
 	Weights *ScoreWeights `json:"weights,omitempty"`
 }
 
-// Tiers are priced as multiples of the list price (see meter.TierBPS).
-var Tiers = []string{"spot", "normal", "guaranteed"}
+// Tiers are priced as multiples of the list price (see meter.TierBPS) and
+// decide what preemption may stop (see internal/sched): spot work by equal
+// or higher priority, normal work by higher priority, guaranteed never.
+const (
+	TierSpot       = "spot"
+	TierNormal     = "normal"
+	TierGuaranteed = "guaranteed"
+)
+
+// Tiers lists the tiers, cheapest first.
+var Tiers = []string{TierSpot, TierNormal, TierGuaranteed}
 
 // Validate checks the spec's fields and bounds. It does not check that a
 // center can run it; the scheduler does that.
@@ -164,7 +173,7 @@ func (s *JobSpec) Validate() error {
 			return err
 		}
 	}
-	if s.Tier != "" && s.Tier != "spot" && s.Tier != "normal" && s.Tier != "guaranteed" {
+	if s.Tier != "" && s.Tier != TierSpot && s.Tier != TierNormal && s.Tier != TierGuaranteed {
 		return FieldErrorf("tier", "must be spot, normal or guaranteed")
 	}
 	if s.Constraints.Kind != "" && !s.Constraints.Kind.Valid() {

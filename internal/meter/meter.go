@@ -90,7 +90,7 @@ func Share(a core.Micros, bps int64) core.Micros { return share(a, bps, BPSMax) 
 
 // Tier multipliers in basis points of the list price. Spot work is
 // preemptible and cheap; guaranteed work is never preempted.
-var TierBPS = map[string]int64{"spot": 6_000, "normal": 10_000, "guaranteed": 13_000}
+var TierBPS = map[string]int64{core.TierSpot: 6_000, core.TierNormal: 10_000, core.TierGuaranteed: 13_000}
 
 // TierRate applies a tier's multiplier to a replica rate.
 func TierRate(rateScaled int64, tier string) int64 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/suanli/suanli/internal/core"
 )
 
 // Preemption limits: how many blocked jobs per pass may look for victims,
@@ -15,23 +17,17 @@ const (
 	VictimsConsideredMax = 64
 )
 
-// Tiers, as core.JobSpec.Tier spells them.
-const (
-	TierSpot       = "spot"
-	TierGuaranteed = "guaranteed"
-)
-
 // mayPreempt reports whether job may stop running work v: never guaranteed
 // work; lower-priority work; spot work of equal priority for a job that is
 // not spot itself (so spot jobs never trade places with each other).
 func mayPreempt(job Job, v *Running) bool {
 	switch {
-	case v.Tier == TierGuaranteed || v.ID == job.ID:
+	case v.Tier == core.TierGuaranteed || v.ID == job.ID:
 		return false
 	case v.Priority < job.Priority:
 		return true
 	}
-	return v.Tier == TierSpot && job.Tier != TierSpot && v.Priority <= job.Priority
+	return v.Tier == core.TierSpot && job.Tier != core.TierSpot && v.Priority <= job.Priority
 }
 
 // victims indexes running work by center for preemption.
@@ -65,8 +61,8 @@ func (vs *victims) importance(a, b *Running) bool {
 	if a.Priority != b.Priority {
 		return a.Priority > b.Priority
 	}
-	if (a.Tier == TierSpot) != (b.Tier == TierSpot) {
-		return b.Tier == TierSpot
+	if (a.Tier == core.TierSpot) != (b.Tier == core.TierSpot) {
+		return b.Tier == core.TierSpot
 	}
 	if la, lb := vs.lostWork(a), vs.lostWork(b); la != lb {
 		return la > lb

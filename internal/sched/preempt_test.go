@@ -276,7 +276,7 @@ func TestPreemptorHoldsItsCapacity(t *testing.T) {
 
 	// Next pass: low is back in the queue, ahead of high by Seq, and waits.
 	low := makeJob("low").Seq(1).Priority(10).GPUs(4).Obj()
-	low.Tier = sched.TierSpot
+	low.Tier = core.TierSpot
 	low.WaitsFor, low.WaitsUntilMs = "high", 61_000
 	next := sched.Snapshot{Centers: []sched.Center{c1}, Nodes: nodes, Queue: []sched.Job{low, high}, NowMs: 2000}
 	p = schedule(t, next)

@@ -294,12 +294,12 @@ func (p CheapestFirst) Schedule(s Snapshot) Plan {
 		if res == nil && len(s.Running) > 0 && attempts < PreemptAttemptsMax && len(plan.Preemptions) < PreemptionsMax {
 			attempts++
 			allowed := func(v *Running) bool {
-				return v.Tier != TierGuaranteed && (mayPreempt(job, v) || fair.reclaims(job, v))
+				return v.Tier != core.TierGuaranteed && (mayPreempt(job, v) || fair.reclaims(job, v))
 			}
 			if o := st.preempt(job, vs, allowed); o != nil {
 				for _, v := range o.victims {
 					why := fmt.Sprintf("preempted for job %s (priority %d) on %s", job.ID, job.Priority, o.center.Name)
-					if v.Priority >= job.Priority && v.Tier != TierSpot {
+					if v.Priority >= job.Priority && v.Tier != core.TierSpot {
 						why = fmt.Sprintf("preempted: tenant %s reclaims quota lent to cohort %s, for job %s on %s",
 							job.Tenant, s.Tenants[job.Tenant].Cohort, job.ID, o.center.Name)
 					}

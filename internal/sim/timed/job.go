@@ -40,7 +40,7 @@ type Job struct {
 	CPUMilli   int64 // CPU for the whole job
 	MemMiB     int64
 	Priority   int
-	Tier       string // sched.TierSpot, "" or sched.TierGuaranteed
+	Tier       string // core.TierSpot, "" or core.TierGuaranteed
 }
 
 // validate checks one job of a workload (bad trace input, not a bug).

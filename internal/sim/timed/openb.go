@@ -8,7 +8,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/suanli/suanli/internal/sched"
+	"github.com/suanli/suanli/internal/core"
 )
 
 // ReadOpenbPods reads an Alibaba openb pod list (openb_pod_list_*.csv:
@@ -86,7 +86,7 @@ func openbRow(rec []string, col map[string]int, spotBE bool) (Job, bool, error) 
 	j := Job{Name: rec[col["name"]], Tenant: rec[col["qos"]], ArrivalMs: created * 1000, DurationMs: (deleted - scheduled) * 1000,
 		AccelMilli: gpus * milli, CPUMilli: cpu, MemMiB: mem}
 	if spotBE && j.Tenant == "BE" {
-		j.Tier = sched.TierSpot
+		j.Tier = core.TierSpot
 	}
 	return j, true, nil
 }

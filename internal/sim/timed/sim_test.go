@@ -198,7 +198,7 @@ func genScenario(t *rapid.T) ([]Job, string) {
 		jobs[i] = mk(i, tenant, rapid.Int64Range(0, 600).Draw(t, "arrival"), rapid.Int64Range(1, 900).Draw(t, "duration"),
 			rapid.Int64Range(1, int64(nodes*cards+2)).Draw(t, "cards"))
 		jobs[i].Priority = rapid.IntRange(0, 2).Draw(t, "priority")
-		jobs[i].Tier = rapid.SampledFrom([]string{"", sched.TierSpot, sched.TierGuaranteed}).Draw(t, "tier")
+		jobs[i].Tier = rapid.SampledFrom([]string{"", core.TierSpot, core.TierGuaranteed}).Draw(t, "tier")
 	}
 	return jobs, fmt.Sprintf("%dx%d", nodes, cards)
 }
@@ -283,7 +283,7 @@ func TestPreemptionLivelocks(t *testing.T) {
 			mk(14, "a", 0, 1, 1), mk(15, "b", 0, 1, 5), mk(16, "a", 0, 1, 1)}
 		for i := range jobs {
 			if i != 4 && i != 15 {
-				jobs[i].Tier = sched.TierSpot
+				jobs[i].Tier = core.TierSpot
 			}
 		}
 		jobs[1].Priority, jobs[11].Priority, jobs[15].Priority = 1, 1, 1

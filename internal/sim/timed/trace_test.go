@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/suanli/suanli/internal/sched"
+	"github.com/suanli/suanli/internal/core"
 )
 
 // The fixtures below are made up for the tests, in the traces' formats;
@@ -141,7 +141,7 @@ func TestReadOpenbPods(t *testing.T) {
 				"p2,1000,1024,1,1000,,LS,Pending,30,90,\n",
 			want: []Job{
 				{ID: "j000000", Name: "p0", Tenant: "LS", ArrivalMs: 10_000, DurationMs: 90_000, AccelMilli: 500, CPUMilli: 4000, MemMiB: 8192},
-				{ID: "j000001", Name: "p1", Tenant: "BE", ArrivalMs: 15_000, DurationMs: 60_000, AccelMilli: 4000, CPUMilli: 32000, MemMiB: 65536, Tier: sched.TierSpot},
+				{ID: "j000001", Name: "p1", Tenant: "BE", ArrivalMs: 15_000, DurationMs: 60_000, AccelMilli: 4000, CPUMilli: 32000, MemMiB: 65536, Tier: core.TierSpot},
 			},
 			wantSkipped: 1},
 		{name: "gpu_milli over a card", csv: header + "p,1,1,1,1500,,LS,Running,0,10,0\n", wantErr: "gpu_milli"},

@@ -198,7 +198,7 @@ func (t *tx) planBundles(ctx context.Context, j core.Job, rates meter.Rates, u m
 		return p, err
 	}
 	p.total = core.Micros(prior)
-	if j.Spec.Tier == "spot" {
+	if j.Spec.Tier == core.TierSpot {
 		return p, nil
 	}
 	type cand struct {
