@@ -324,11 +324,6 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	if err != nil {
 		return s, err
 	}
-	for _, c := range centers {
-		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
-			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices,
-			GreenPercent: c.GreenPercent})
-	}
 	allocs, err := st.Allocations(ctx)
 	if err != nil {
 		return s, err
@@ -338,13 +333,7 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 		u := used[a.NodeID]
 		used[a.NodeID] = [3]int64{u[0] + a.CPU, u[1] + a.Mem, u[2] + a.Accel}
 	}
-	s.Nodes = make([]sched.Node, 0, len(nodes))
-	for _, n := range nodes {
-		u := used[n.ID]
-		s.Nodes = append(s.Nodes, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
-			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount,
-			UsedCPU: u[0], UsedMem: u[1], UsedAccel: u[2]})
-	}
+	s.Centers, s.Nodes = topology(centers, nodes, used)
 	if !withQueue {
 		return s, nil
 	}
@@ -400,6 +389,24 @@ func Snapshot(ctx context.Context, st Store, topo *Topology, withQueue bool) (sc
 	return s, nil
 }
 
+// topology converts centers and nodes to the scheduler's view, with used
+// capacity per node ID.
+func topology(centers []core.Center, nodes []core.Node, used map[string][3]int64) ([]sched.Center, []sched.Node) {
+	cs := make([]sched.Center, 0, len(centers))
+	for _, c := range centers {
+		cs = append(cs, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region, Domestic: c.Domestic,
+			Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices, GreenPercent: c.GreenPercent})
+	}
+	ns := make([]sched.Node, 0, len(nodes))
+	for _, n := range nodes {
+		u := used[n.ID]
+		ns = append(ns, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
+			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount,
+			UsedCPU: u[0], UsedMem: u[1], UsedAccel: u[2]})
+	}
+	return cs, ns
+}
+
 // SchedJob converts a job to the scheduler's view of it.
 func SchedJob(j core.Job) sched.Job {
 	return sched.Job{ID: j.ID, Tenant: j.TenantOrgID, Seq: j.Seq, Priority: j.Spec.Priority, Replicas: j.Spec.Replicas, Constraints: j.Spec.Constraints,
@@ -450,15 +457,7 @@ func Quote(ctx context.Context, st Store, topo *Topology, spec core.JobSpec) (in
 		return 0, err
 	}
 	var s sched.Snapshot
-	for _, c := range centers {
-		s.Centers = append(s.Centers, sched.Center{ID: c.ID, Name: c.Name, Kind: c.Kind, Region: c.Region,
-			Domestic: c.Domestic, Available: c.Status == core.CenterAvailable, Executor: c.Executor, Prices: c.Prices})
-	}
-	s.Nodes = make([]sched.Node, 0, len(nodes))
-	for _, n := range nodes {
-		s.Nodes = append(s.Nodes, sched.Node{ID: n.ID, Name: n.Name, CenterID: n.CenterID, Ready: n.Status == core.NodeReady,
-			CPUMilli: n.CPUMilli, MemMiB: n.MemMiB, AccelModel: n.AccelModel, AccelCount: n.AccelCount})
-	}
+	s.Centers, s.Nodes = topology(centers, nodes, nil) // quotes look at empty capacity
 	q := quoted{}
 	rate, ok, reason := sched.Quote(s, job)
 	if ok {
